@@ -1,0 +1,1 @@
+"""The 19 ``ctx.ibkr`` endpoint methods on top of ``ibkr_session``."""

@@ -1,0 +1,33 @@
+"""The connection to the IBKR Client Portal Gateway and its life."""
+
+from ibkr_session.clock import Clock, ManualClock, SystemClock
+from ibkr_session.errors import (
+    CompetingSessionError,
+    GatewayUnavailableError,
+    GatewayUnreachableError,
+    IbkrAPIError,
+    IbkrError,
+    InsecureGatewayError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    OrderRejectedError,
+    RateLimitedError,
+    ResetWindowError,
+)
+
+__all__ = [
+    "Clock",
+    "CompetingSessionError",
+    "GatewayUnavailableError",
+    "GatewayUnreachableError",
+    "IbkrAPIError",
+    "IbkrError",
+    "InsecureGatewayError",
+    "InvalidRequestError",
+    "ManualClock",
+    "NotAuthenticatedError",
+    "OrderRejectedError",
+    "RateLimitedError",
+    "ResetWindowError",
+    "SystemClock",
+]

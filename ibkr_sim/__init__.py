@@ -1,0 +1,1 @@
+"""A simulated IBKR Client Portal Gateway over real HTTPS on loopback."""
