@@ -1,0 +1,229 @@
+"""Pacer behaviour per limit, on virtual time: the waits a worker would see, to the ms."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ibkr_session.clock import ManualClock
+from ibkr_session.pacing import IBKR_LIMITS, Limit, Pacer
+
+
+def send_times(pacer: Pacer, clock: ManualClock, requests: list[tuple[str, str]]) -> list[float]:
+    """Send each request through the pacer back to back; return when each one left."""
+    times = []
+    for method, path in requests:
+        with pacer.slot(method, path):
+            times.append(clock.monotonic())
+    return times
+
+
+def test_whole_gateway_lets_ten_through_then_waits_for_the_stretched_window() -> None:
+    clock = ManualClock()
+    times = send_times(Pacer(clock), clock, [("GET", "/portfolio/U1/summary")] * 11)
+    assert times[:10] == [0.0] * 10
+    assert times[10] == pytest.approx(1 / 0.9)
+
+
+def test_safety_one_uses_the_exact_documented_limit() -> None:
+    clock = ManualClock()
+    times = send_times(Pacer(clock, safety=1.0), clock, [("GET", "/iserver/accounts")] * 21)
+    assert times[10] == pytest.approx(1.0)
+    assert times[20] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "per"),
+    [
+        ("GET", "/iserver/account/orders", 5.0),
+        ("GET", "/iserver/account/trades", 5.0),
+        ("GET", "/iserver/account/pnl/partitioned", 5.0),
+        ("GET", "/portfolio/accounts", 5.0),
+        ("GET", "/portfolio/subaccounts", 5.0),
+        ("POST", "/tickle", 1.0),
+        ("GET", "/sso/validate", 60.0),
+    ],
+)
+def test_one_request_limits_space_requests_by_the_stretched_period(
+    method: str, path: str, per: float
+) -> None:
+    clock = ManualClock()
+    times = send_times(Pacer(clock), clock, [(method, path)] * 3)
+    assert times == pytest.approx([0.0, per / 0.9, 2 * per / 0.9])
+
+
+def test_query_string_does_not_hide_an_endpoint_from_its_limit() -> None:
+    clock = ManualClock()
+    times = send_times(Pacer(clock), clock, [("GET", "/iserver/account/orders?force=false")] * 2)
+    assert times[1] == pytest.approx(5 / 0.9)
+
+
+def test_limits_apply_only_to_their_own_method_and_path() -> None:
+    clock = ManualClock()
+    requests = [
+        ("GET", "/iserver/account/orders"),
+        ("POST", "/iserver/account/U1/orders"),  # placing an order is not the orders list
+        ("GET", "/portfolio/U1/positions/0"),
+        ("GET", "/tickle"),  # the tickle limit is for POST
+        ("POST", "/tickle"),
+    ]
+    assert send_times(Pacer(clock), clock, requests) == [0.0] * 5
+
+
+def test_a_snapshot_counts_against_the_whole_gateway_too() -> None:
+    clock = ManualClock()
+    requests = [("GET", "/iserver/marketdata/snapshot")] * 10 + [("GET", "/portfolio/U1/ledger")]
+    times = send_times(Pacer(clock), clock, requests)
+    assert times[10] == pytest.approx(1 / 0.9)
+
+
+@pytest.mark.parametrize("limit", [lim for lim in IBKR_LIMITS if lim.rate is not None])
+def test_a_busy_worker_achieves_the_permitted_rate_of_each_limit(limit: Limit) -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock, [limit])
+    count = int(limit.rate or 0) * 20 + 1
+    path = "/portfolio/U1/summary" if limit.name == "gateway" else limit.pattern
+    times = send_times(pacer, clock, [(limit.method or "GET", path)] * count)
+    achieved = (count - 1) / times[-1]
+    permitted = (limit.rate or 0) / limit.per * 0.9
+    assert achieved >= 0.95 * permitted
+    assert achieved <= permitted * (1 + 1e-9)
+
+
+def test_penalty_holds_every_request_until_it_is_over() -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock)
+    pacer.penalize(600)
+    clock.advance(100)
+    pacer.penalize(30)  # a shorter penalty never shortens the running one
+    times = send_times(pacer, clock, [("POST", "/tickle"), ("GET", "/portfolio/U1/ledger")])
+    assert times == [600.0, 600.0]
+
+
+def test_penalty_in_the_past_changes_nothing() -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock)
+    pacer.penalize(5)
+    clock.advance(10)
+    assert send_times(pacer, clock, [("GET", "/iserver/accounts")]) == [10.0]
+
+
+def test_history_allows_five_in_flight_and_the_sixth_waits_for_a_release() -> None:
+    pacer = Pacer(ManualClock())
+    entered = threading.Semaphore(0)
+    release = threading.Event()
+    sixth_in = threading.Event()
+
+    def hold() -> None:
+        with pacer.slot("GET", "/iserver/marketdata/history"):
+            entered.release()
+            release.wait()
+
+    def sixth() -> None:
+        with pacer.slot("GET", "/iserver/marketdata/history"):
+            sixth_in.set()
+
+    holders = [threading.Thread(target=hold) for _ in range(5)]
+    for thread in holders:
+        thread.start()
+    for _ in range(5):
+        assert entered.acquire(timeout=5)
+    late = threading.Thread(target=sixth)
+    late.start()
+    assert not sixth_in.wait(timeout=0.2)
+    release.set()
+    assert sixth_in.wait(timeout=5)
+    for thread in [*holders, late]:
+        thread.join(timeout=5)
+
+
+def test_many_threads_never_have_more_than_the_concurrency_limit_in_flight() -> None:
+    pacer = Pacer(ManualClock(), [Limit("history", "GET", r"/h", concurrency=5)])
+    together = threading.Barrier(5)
+    lock = threading.Lock()
+    in_flight, peak, done = 0, 0, 0
+
+    def request() -> None:
+        nonlocal in_flight, peak, done
+        with pacer.slot("GET", "/h"):
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+            together.wait(timeout=5)  # five at once must fit, or this breaks
+            with lock:
+                in_flight -= 1
+                done += 1
+
+    threads = [threading.Thread(target=request) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert (peak, done) == (5, 20)
+
+
+class _SendTimeSpy(ManualClock):
+    """Remembers, per thread, the last reading the pacer took: the moment it let it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def monotonic(self) -> float:
+        reading = super().monotonic()
+        self.local.last = reading
+        return reading
+
+
+def test_threads_sharing_a_pacer_never_jointly_exceed_a_rate_limit() -> None:
+    clock = _SendTimeSpy()
+    pacer = Pacer(clock, [Limit("gateway", None, r"/.*", rate=10, per=1.0)], safety=1.0)
+    lock = threading.Lock()
+    sent: list[float] = []
+
+    def worker() -> None:
+        for _ in range(15):
+            with pacer.slot("GET", "/portfolio/U1/summary"), lock:
+                sent.append(clock.local.last)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    sent.sort()
+    assert len(sent) == 120
+    assert all(later - earlier >= 1.0 for earlier, later in zip(sent, sent[10:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": None},
+        {"rate": 0},
+        {"rate": float("nan")},
+        {"rate": 1, "per": 0},
+        {"rate": None, "concurrency": 0},
+    ],
+)
+def test_a_limit_that_cannot_be_kept_is_refused(kwargs: dict[str, float | None]) -> None:
+    with pytest.raises(ValueError, match="limit 'x'"):
+        Limit("x", None, r"/.*", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("safety", [0, -0.5, 1.5])
+def test_a_safety_outside_zero_to_one_is_refused(safety: float) -> None:
+    with pytest.raises(ValueError, match="safety"):
+        Pacer(ManualClock(), safety=safety)
+
+
+def test_a_negative_penalty_is_refused() -> None:
+    with pytest.raises(ValueError, match="penalty"):
+        Pacer(ManualClock()).penalize(-1)
+
+
+def test_fractional_rate_becomes_one_request_per_longer_window() -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock, [Limit("slow", None, r"/.*", rate=0.5, per=1.0)], safety=1.0)
+    assert send_times(pacer, clock, [("GET", "/a")] * 3) == pytest.approx([0.0, 2.0, 4.0])
