@@ -1,0 +1,317 @@
+"""Run a worker: ``setup(ctx)`` once, then ``tick(ctx)`` every ``interval`` seconds.
+
+A worker is a module (or any object) with an optional ``setup(ctx)`` and a ``tick(ctx)``;
+``load_worker(path)`` imports one from a file. The runner is what keeps a bot alive
+through everything the gateway does to it:
+
+- ``setup`` is retried, on the clock, while the session is not ready (reset window, not
+  logged in, competing login, gateway down) instead of killing the bot at 01:00;
+- a tick that raises is logged with its traceback and the next tick runs anyway;
+- a typed session error in a tick is ONE clear line ("reset window until 01:10 EST"),
+  logged once per episode, and a ``worker.resumed`` line when ticks work again;
+- between ticks the session is kept alive: in real time by the manager's keep-alive
+  thread (``session.start()``), under a virtual clock by calling ``session.keepalive()``
+  as virtual time advances;
+- Ctrl-C (``KeyboardInterrupt``) or a ``stop`` event ends the run cleanly.
+
+Time: with a ``SystemClock`` waits are ``Event.wait`` (a stop is prompt); with any other
+clock (``ManualClock``) waits are the clock's ``sleep``, and while ``setup``/``tick`` run,
+``time.sleep`` is redirected to the clock's sleep too, so a recipe's
+``time.sleep(0.4)`` costs virtual time, not wall time. That redirection is process-wide
+for the duration of the call (the recipes do ``import time`` inside the function, so
+nothing narrower can reach it); it is never done in real time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.util
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol, SupportsIndex
+
+import structlog
+
+from ibkr_api.host import WorkerContext
+from ibkr_session.clock import Clock, SystemClock
+from ibkr_session.errors import (
+    CompetingSessionError,
+    GatewayUnavailableError,
+    GatewayUnreachableError,
+    IbkrError,
+    NotAuthenticatedError,
+    RateLimitedError,
+    ResetWindowError,
+)
+
+__all__ = [
+    "SESSION_ERRORS",
+    "RunResult",
+    "WorkerLoadError",
+    "WorkerRunner",
+    "describe_session_error",
+    "load_worker",
+    "run_worker",
+]
+
+log = structlog.get_logger(__name__)
+
+#: Errors that mean "the session is not ready yet", not "the worker has a bug".
+SESSION_ERRORS: tuple[type[IbkrError], ...] = (
+    ResetWindowError,
+    NotAuthenticatedError,
+    CompetingSessionError,
+    GatewayUnreachableError,
+    GatewayUnavailableError,
+    RateLimitedError,
+)
+
+#: Longest virtual-time step between two keep-alive calls.
+KEEPALIVE_STEP = 30.0
+
+
+class WorkerLoadError(ValueError):
+    """The worker file cannot be loaded, or it has no ``tick(ctx)``."""
+
+
+class Worker(Protocol):
+    """What ``run_worker`` needs: ``tick(ctx)``; ``setup(ctx)`` is looked up optionally."""
+
+    def tick(self, ctx: WorkerContext) -> Any: ...
+
+
+@dataclass
+class RunResult:
+    """What a run did, for the CLI's and the demo's closing lines."""
+
+    ticks: int = 0
+    failed: int = 0
+    paused: int = 0
+    setup_attempts: int = 0
+    interrupted: bool = False
+
+    def describe(self) -> str:
+        ok = self.ticks - self.failed - self.paused
+        end = ", interrupted" if self.interrupted else ""
+        return (
+            f"{self.ticks} ticks: {ok} ok, {self.failed} failed, "
+            f"{self.paused} waited for the session{end}"
+        )
+
+
+def load_worker(path: str | Path) -> ModuleType:
+    """Import a worker file (``examples/mean_reversion.py``) as a fresh module."""
+    source = Path(path)
+    if not source.is_file():
+        raise WorkerLoadError(f"worker file not found: {source}")
+    name = f"ibkr_worker_{source.stem}"
+    spec = importlib.util.spec_from_file_location(name, source)
+    if spec is None or spec.loader is None:
+        raise WorkerLoadError(f"cannot import {source}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "tick", None)):
+        raise WorkerLoadError(f"{source} defines no tick(ctx) function")
+    return module
+
+
+def describe_session_error(exc: IbkrError, zone: _dt.tzinfo = _dt.UTC) -> str:
+    """One human line saying why the session is not ready and what happens next."""
+    if isinstance(exc, ResetWindowError):
+        until = exc.resumes_at.astimezone(zone)
+        return f"reset window until {until:%H:%M %Z}, resuming then"
+    if isinstance(exc, CompetingSessionError):
+        return "competing login on another IBKR platform holds the session; waiting"
+    if isinstance(exc, RateLimitedError):
+        return f"rate limited by the gateway; quiet for {exc.retry_after:g} s"
+    if isinstance(exc, NotAuthenticatedError):
+        return f"not authenticated: {exc.msg}"
+    if isinstance(exc, GatewayUnavailableError):
+        return f"gateway unavailable ({exc.code}); retrying"
+    return f"gateway unreachable: {exc}; retrying"
+
+
+class WorkerRunner:
+    """The pieces of ``run_worker``, for hosts that interleave their own steps (the demo)."""
+
+    def __init__(
+        self,
+        worker: Worker | ModuleType,
+        ctx: WorkerContext,
+        *,
+        clock: Clock | None = None,
+        zone: _dt.tzinfo = _dt.UTC,
+        setup_retry: float = 30.0,
+        stop: threading.Event | None = None,
+    ) -> None:
+        if not callable(getattr(worker, "tick", None)):
+            raise WorkerLoadError(f"{worker!r} has no tick(ctx)")
+        self.worker = worker
+        self.ctx = ctx
+        self.clock = clock if clock is not None else ctx.clock
+        self.realtime = isinstance(self.clock, SystemClock)
+        self.zone = zone
+        self.setup_retry = setup_retry
+        self.stop = stop if stop is not None else threading.Event()
+        self.result = RunResult()
+        self._log = log.bind(worker=ctx.name)
+        self._pause_reason: type[IbkrError] | None = None
+
+    def setup(self) -> bool:
+        """Run ``setup(ctx)`` until it succeeds; False if stopped first.
+
+        Session errors are waited out (``retry_after`` when the error gives one, else
+        ``setup_retry`` seconds); any other exception is a bug in the worker and
+        propagates.
+        """
+        setup: Callable[[WorkerContext], Any] | None = getattr(self.worker, "setup", None)
+        if setup is None:
+            return True
+        while not self.stop.is_set():
+            self.result.setup_attempts += 1
+            try:
+                with self._worker_call():
+                    setup(self.ctx)
+            except SESSION_ERRORS as exc:
+                self._paused(exc, during="setup")
+                self.wait(_retry_delay(exc, self.setup_retry))
+                continue
+            self._resumed()
+            self._log.info("worker.ready", setup_attempts=self.result.setup_attempts)
+            return True
+        return False
+
+    def tick(self) -> None:
+        """Run one ``tick(ctx)``: failures are logged, never raised (except Ctrl-C)."""
+        self.result.ticks += 1
+        try:
+            with self._worker_call():
+                self.worker.tick(self.ctx)
+        except SESSION_ERRORS as exc:
+            self.result.paused += 1
+            self._paused(exc, during="tick")
+        except Exception:
+            self.result.failed += 1
+            self._log.exception("worker.tick_failed", tick=self.result.ticks)
+        else:
+            self._resumed()
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass, keeping the session alive; returns early on ``stop``."""
+        if self.realtime:
+            self.stop.wait(max(seconds, 0.0))
+            return
+        remaining = seconds
+        while remaining > 0 and not self.stop.is_set():
+            step = min(remaining, KEEPALIVE_STEP)
+            self.clock.sleep(step)
+            remaining -= step
+            self._keepalive()
+
+    def run(self, *, interval: float = 60.0, ticks: int | None = None) -> RunResult:
+        """Setup, then tick every ``interval`` seconds until ``ticks`` ran or a stop."""
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, got {interval}")
+        if ticks is not None and ticks < 0:
+            raise ValueError(f"ticks must be >= 0, got {ticks}")
+        try:
+            with self._keepalive_thread():
+                if self.setup():
+                    self._loop(interval, ticks)
+        except KeyboardInterrupt:
+            self.result.interrupted = True
+        self._log.info("worker.stopped", summary=self.result.describe())
+        return self.result
+
+    def _loop(self, interval: float, ticks: int | None) -> None:
+        due = self.clock.monotonic()
+        while not self.stop.is_set() and (ticks is None or self.result.ticks < ticks):
+            self.tick()
+            if ticks is not None and self.result.ticks >= ticks:
+                break
+            due += interval
+            now = self.clock.monotonic()
+            if due < now:  # the tick overran: skip the missed slots instead of bursting
+                due = now
+            self.wait(due - now)
+
+    def _paused(self, exc: IbkrError, *, during: str) -> None:
+        reason = describe_session_error(exc, self.zone)
+        if type(exc) is self._pause_reason:
+            self._log.debug("worker.paused", reason=reason, during=during)
+            return
+        self._pause_reason = type(exc)
+        self._log.warning("worker.paused", reason=reason, during=during)
+
+    def _resumed(self) -> None:
+        if self._pause_reason is not None:
+            self._pause_reason = None
+            self._log.info("worker.resumed")
+
+    def _keepalive(self) -> None:
+        if self.ctx.connected:
+            self.ctx.ibkr.session.keepalive()
+
+    @contextmanager
+    def _keepalive_thread(self) -> Iterator[None]:
+        """Real time: the manager's daemon keeps the session alive while we run."""
+        if not (self.realtime and self.ctx.connected):
+            yield
+            return
+        session = self.ctx.ibkr.session
+        session.start()
+        try:
+            yield
+        finally:
+            session.stop()
+
+    @contextmanager
+    def _worker_call(self) -> Iterator[None]:
+        """Under a virtual clock, the worker's ``time.sleep`` is the clock's sleep."""
+        if self.realtime:
+            yield
+            return
+        clock = self.clock
+
+        def virtual_sleep(seconds: float | SupportsIndex) -> None:
+            clock.sleep(float(seconds))
+
+        real_sleep = time.sleep
+        time.sleep = virtual_sleep
+        try:
+            yield
+        finally:
+            time.sleep = real_sleep
+
+
+def _retry_delay(exc: IbkrError, default: float) -> float:
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        return float(retry_after)
+    return default
+
+
+def run_worker(
+    worker: Worker | ModuleType,
+    ctx: WorkerContext,
+    *,
+    interval: float = 60.0,
+    ticks: int | None = None,
+    clock: Clock | None = None,
+    zone: _dt.tzinfo = _dt.UTC,
+    setup_retry: float = 30.0,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Call ``worker.setup(ctx)`` once and ``worker.tick(ctx)`` every ``interval`` s.
+
+    ``ticks`` bounds the run (``None``: until ``stop`` is set or Ctrl-C). ``clock``
+    defaults to the attached client's clock. ``zone`` is where ``resumes_at`` times are
+    shown. The caller owns the client and closes it.
+    """
+    runner = WorkerRunner(worker, ctx, clock=clock, zone=zone, setup_retry=setup_retry, stop=stop)
+    return runner.run(interval=interval, ticks=ticks)
