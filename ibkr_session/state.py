@@ -1,0 +1,119 @@
+"""The session's states, the transitions between them, and the one place that changes them.
+
+The table below is the whole state machine: what may follow what. ``StateMachine.transition``
+is the only way to change the state; it refuses a move the table does not allow (and leaves
+the state as it was), logs every change once as ``session.transition``, and tells the
+listeners. Keeping the rules as data lets a reader check them at a glance and lets tests
+walk them.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Mapping
+
+import structlog
+
+__all__ = [
+    "TRANSITIONS",
+    "IllegalTransitionError",
+    "SessionState",
+    "StateMachine",
+    "TransitionListener",
+]
+
+log = structlog.get_logger(__name__)
+
+
+class SessionState(enum.Enum):
+    """What the manager knows about the gateway's sessions right now."""
+
+    UNKNOWN = "unknown"
+    """Nothing confirmed yet: the first guarded call probes."""
+    AUTHENTICATED = "authenticated"
+    """SSO and brokerage sessions confirmed: ``/iserver`` calls go straight out."""
+    COMPETING = "competing"
+    """Another platform holds the brokerage session."""
+    RESET_WINDOW = "reset_window"
+    """Inside the nightly reset: ``/iserver`` calls are refused locally."""
+    STALE = "stale"
+    """No confirmed contact for ``stale_after`` seconds (or a reset since): probe first."""
+    UNAUTHENTICATED = "unauthenticated"
+    """The brokerage session is gone; ssodh/init may bring it back."""
+    DISCONNECTED = "disconnected"
+    """The gateway does not answer at all."""
+
+
+_S = SessionState
+_ANSWERS = frozenset({_S.AUTHENTICATED, _S.COMPETING, _S.UNAUTHENTICATED, _S.DISCONNECTED})
+"""States a probe answer (or its failure) can reveal, from wherever we were."""
+
+TRANSITIONS: Mapping[SessionState, frozenset[SessionState]] = {
+    _S.UNKNOWN: _ANSWERS | {_S.RESET_WINDOW},
+    _S.AUTHENTICATED: _ANSWERS | {_S.RESET_WINDOW, _S.STALE},
+    _S.STALE: _ANSWERS | {_S.RESET_WINDOW},
+    _S.COMPETING: _ANSWERS | {_S.RESET_WINDOW, _S.STALE},
+    _S.UNAUTHENTICATED: _ANSWERS | {_S.RESET_WINDOW},
+    _S.DISCONNECTED: _ANSWERS | {_S.RESET_WINDOW},
+    # After the window the old session's status is outdated: STALE makes the next call probe.
+    _S.RESET_WINDOW: _ANSWERS | {_S.STALE},
+}
+"""Legal moves. Nothing returns to UNKNOWN; only a confirmed session can become STALE."""
+
+TransitionListener = Callable[[SessionState, SessionState, str], object]
+"""``callback(old, new, reason)``, called after each change."""
+
+
+class IllegalTransitionError(RuntimeError):
+    """A move the transition table forbids: a bug in the caller, never the gateway's fault."""
+
+
+class StateMachine:
+    """Holds the current state; changes it only through the table, logging and notifying."""
+
+    def __init__(self, initial: SessionState = SessionState.UNKNOWN) -> None:
+        self._state = initial
+        self._listeners: list[TransitionListener] = []
+        self._lock = threading.RLock()
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    def on_transition(self, listener: TransitionListener) -> None:
+        """Call ``listener(old, new, reason)`` after every state change."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def transition(self, new: SessionState, reason: str) -> bool:
+        """Move to ``new``; returns whether the state changed (staying put is a no-op).
+
+        Raises ``IllegalTransitionError`` (state unchanged) if the table forbids the move.
+        """
+        with self._lock:
+            old = self._state
+            if new is old:
+                return False
+            if new not in TRANSITIONS[old]:
+                raise IllegalTransitionError(
+                    f"illegal session transition {old.name} -> {new.name} ({reason})"
+                )
+            self._state = new
+            listeners = tuple(self._listeners)
+            log.info("session.transition", old=old.name, new=new.name, reason=reason)
+            for listener in listeners:
+                _notify(listener, old, new, reason)
+        return True
+
+
+def _notify(
+    listener: TransitionListener, old: SessionState, new: SessionState, reason: str
+) -> None:
+    try:
+        listener(old, new, reason)
+    except Exception:
+        # A user's callback must not break the session: log it with its traceback and go on.
+        log.exception(
+            "session.listener_failed", listener=repr(listener), old=old.name, new=new.name
+        )
