@@ -1,0 +1,459 @@
+"""Argument checks for the 19 methods: bad input fails here, before anything is sent.
+
+Each method with arguments has a pydantic model; ``validate(Model, **arguments)`` returns the
+normalised arguments or raises ``InvalidRequestError`` (a ``ValueError``) whose message
+names the field and the bad value and whose ``.field`` is the argument's name. A pydantic
+``ValidationError`` never escapes.
+
+Why so strict: account, order and reply ids are pasted into URL paths (a ``/`` or ``..``
+in one would address another endpoint), and an order with a misread price is worse than
+no order. Normalisation follows the reference's names: ``side`` and ``tif`` are upper-cased,
+``order_type`` is mapped to the gateway's (``STP_LMT`` → ``STOP_LIMIT``), conids become
+``int`` (``search_contract`` hands them out as digit strings), order ids become ``str``.
+
+Prices by order type (the gateway's names; IBKR-FACTS §4):
+
+==========  =====================  ==============================  ====================
+type        ``price``              ``aux_price``                   trailing fields
+==========  =====================  ==============================  ====================
+MKT         refused                refused                         refused
+LMT         required (limit)       refused                         refused
+STP         required (the stop)    refused                         refused
+STOP_LIMIT  required (limit)       required (the stop → auxPrice)  refused
+TRAIL       optional (stop)        refused                         required
+TRAILLMT    required (limit)       optional (stop)                 required
+MIDPRICE    optional (cap)         refused                         refused
+==========  =====================  ==============================  ====================
+
+For ``STP`` the reference's single ``price`` is the stop, and the gateway reads a stop
+order's trigger from ``price``; so it is sent as ``price`` and ``aux_price`` is refused
+rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from ibkr_session.errors import InvalidRequestError
+
+__all__ = [
+    "CancelOrderArgs",
+    "GetContractDetailsArgs",
+    "GetFilledOrdersArgs",
+    "GetHistoricalDataArgs",
+    "GetLedgerArgs",
+    "GetMarketSnapshotArgs",
+    "GetPositionsArgs",
+    "GetSummaryArgs",
+    "ModifyOrderArgs",
+    "PlaceOrderArgs",
+    "ReplyToOrderArgs",
+    "SearchContractArgs",
+    "SelectAccountArgs",
+    "SuppressMessagesArgs",
+    "validate",
+]
+
+MAX_SNAPSHOT_CONIDS = 100
+MAX_SNAPSHOT_FIELDS = 50
+MAX_SUPPRESSED_IDS = 51
+MAX_COID_LENGTH = 64
+
+ORDER_TYPES = {
+    "MKT": "MKT",
+    "LMT": "LMT",
+    "STP": "STP",
+    "STP_LMT": "STOP_LIMIT",
+    "STOP_LIMIT": "STOP_LIMIT",
+    "TRAIL": "TRAIL",
+    "TRAILLMT": "TRAILLMT",
+    "MIDPRICE": "MIDPRICE",
+}
+"""The reference's and the gateway's order type names → the name the gateway takes."""
+
+SIDES = frozenset({"BUY", "SELL"})
+TIFS = frozenset({"DAY", "GTC", "IOC", "OPG", "FOK", "PAX"})
+SEC_TYPES = frozenset({"STK", "OPT", "FUT", "CASH", "BOND", "CFD", "FUND", "IND", "WAR"})
+BAR_SIZES = frozenset(
+    {"1min", "2min", "3min", "5min", "10min", "15min", "30min"}
+    | {"1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m"}
+)
+PERIOD_UNITS = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
+"""History period unit → the largest count IBKR accepts (IBKR-FACTS §5)."""
+
+_PERIOD = re.compile(r"([1-9][0-9]*)(min|h|d|w|m|y)")
+_MESSAGE_ID = re.compile(r"[a-z]+[0-9]+")
+_URL_UNSAFE = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+
+
+# --- field rules -----------------------------------------------------------------------
+
+
+def _path_segment(value: object) -> str:
+    """An id that becomes one URL path segment: str (or int, as for order ids)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError("must be a string or an integer")
+    if not value:
+        raise ValueError("must not be empty")
+    if _URL_UNSAFE.search(value) or not value.isprintable() or value in {".", ".."}:
+        raise ValueError(
+            "must not contain '/', '\\', '?', '#', '%', whitespace or control characters"
+        )
+    return value
+
+
+def _string_id(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return _path_segment(value)
+
+
+def _conid(value: object) -> int:
+    """A contract id: a positive int, or the digit string ``search_contract`` returns."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("must be a positive integer conid (like 265598)")
+    return value
+
+
+def _conids(value: object) -> list[int]:
+    if not isinstance(value, list | tuple):
+        return [_conid(value)]
+    items = list(value)
+    if not items:
+        raise ValueError("must name at least one conid")
+    if len(items) > MAX_SNAPSHOT_CONIDS:
+        raise ValueError(f"at most {MAX_SNAPSHOT_CONIDS} conids per request")
+    return _each(_conid, items)
+
+
+def _field_tag(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    raise ValueError("must be a numeric field tag like 31 or '84'")
+
+
+def _field_tags(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a list of field tags like [31, 84, 86]")
+    if not value:
+        raise ValueError("must name at least one field tag (or be None for the defaults)")
+    if len(value) > MAX_SNAPSHOT_FIELDS:
+        raise ValueError(f"at most {MAX_SNAPSHOT_FIELDS} fields per request")
+    return _each(_field_tag, value)
+
+
+def _message_ids(value: object) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a list of question ids like ['o163']")
+    if not value:
+        raise ValueError("must name at least one question id")
+    if len(value) > MAX_SUPPRESSED_IDS:
+        raise ValueError(f"at most {MAX_SUPPRESSED_IDS} ids per request")
+    return _each(_message_id, value)
+
+
+def _message_id(value: object) -> str:
+    if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
+        raise ValueError("must be a question id like 'o163' or 'p12'")
+    return value
+
+
+_T = TypeVar("_T")
+
+
+def _each(rule: Callable[[object], _T], items: Sequence[object]) -> list[_T]:
+    """Apply ``rule`` to every item, saying which item broke it."""
+    checked = []
+    for index, item in enumerate(items):
+        try:
+            checked.append(rule(item))
+        except ValueError as exc:
+            raise ValueError(f"item {index} ({item!r}) {exc}") from None
+    return checked
+
+
+def _optional_positive_number(value: object) -> int | float | None:
+    return None if value is None else _positive_number(value)
+
+
+def _positive_number(value: object) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a positive finite number")
+    return value
+
+
+def _choice(choices: frozenset[str]) -> Callable[[object], str]:
+    """A case-insensitive choice among ``choices``, normalised to upper case."""
+    listed = ", ".join(sorted(choices))
+
+    def check(value: object) -> str:
+        if not isinstance(value, str) or value.upper() not in choices:
+            raise ValueError(f"must be one of {listed}")
+        return value.upper()
+
+    return check
+
+
+def _order_type(value: object) -> str:
+    if not isinstance(value, str) or value.upper() not in ORDER_TYPES:
+        raise ValueError(f"must be one of {', '.join(ORDER_TYPES)}")
+    return ORDER_TYPES[value.upper()]
+
+
+def _symbol(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    if not value.isprintable():
+        raise ValueError("must not contain control characters")
+    return value.strip()
+
+
+def _coid(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    if len(value) > MAX_COID_LENGTH:
+        raise ValueError(f"must be at most {MAX_COID_LENGTH} characters")
+    if not (value.isascii() and value.isprintable()):
+        raise ValueError("must be printable ASCII")
+    return value
+
+
+def _period(value: object) -> str:
+    if isinstance(value, str):
+        match = _PERIOD.fullmatch(value)
+        if match is not None and int(match[1]) <= PERIOD_UNITS[match[2]]:
+            return value
+    limits = ", ".join(f"1-{top}{unit}" for unit, top in PERIOD_UNITS.items())
+    raise ValueError(f"must be a period like '1d' within {limits}")
+
+
+def _bar(value: object) -> str:
+    if not isinstance(value, str) or value not in BAR_SIZES:
+        raise ValueError(
+            "must be one of 1min 2min 3min 5min 10min 15min 30min 1h 2h 3h 4h 8h 1d 1w 1m"
+        )
+    return value
+
+
+AccountId = Annotated[str, BeforeValidator(_string_id)]
+OrderId = Annotated[str, BeforeValidator(_path_segment)]
+ReplyId = Annotated[str, BeforeValidator(_string_id)]
+Conid = Annotated[int, BeforeValidator(_conid)]
+Quantity = Annotated[int | float, BeforeValidator(_positive_number)]
+Price = Annotated[int | float | None, BeforeValidator(_optional_positive_number)]
+
+
+# --- the models ------------------------------------------------------------------------
+
+
+class _Arguments(BaseModel):
+    """Common configuration: unknown arguments are refused, results are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _AccountArguments(_Arguments):
+    account_id: AccountId
+
+
+class SelectAccountArgs(_AccountArguments):
+    """``select_account(account_id)``."""
+
+
+class GetSummaryArgs(_AccountArguments):
+    """``get_summary(account_id)``."""
+
+
+class GetLedgerArgs(_AccountArguments):
+    """``get_ledger(account_id)``."""
+
+
+class GetPositionsArgs(_AccountArguments):
+    """``get_positions(account_id)``."""
+
+
+class GetFilledOrdersArgs(_Arguments):
+    """``get_filled_orders(account_id=None)``."""
+
+    account_id: AccountId | None = None
+
+
+class GetMarketSnapshotArgs(_Arguments):
+    """``get_market_snapshot(conids, fields=None)``: one conid or a list; tags as strings."""
+
+    conids: Annotated[list[int], BeforeValidator(_conids)]
+    fields: Annotated[list[str] | None, BeforeValidator(_field_tags)] = None
+
+
+class GetHistoricalDataArgs(_Arguments):
+    """``get_historical_data(conid, period="1d", bar="5min", outside_rth=False)``."""
+
+    conid: Conid
+    period: Annotated[str, BeforeValidator(_period)] = "1d"
+    bar: Annotated[str, BeforeValidator(_bar)] = "5min"
+    outside_rth: StrictBool = False
+
+
+class SearchContractArgs(_Arguments):
+    """``search_contract(symbol, sec_type="STK")``."""
+
+    symbol: Annotated[str, BeforeValidator(_symbol)]
+    sec_type: Annotated[str, BeforeValidator(_choice(SEC_TYPES))] = "STK"
+
+
+class GetContractDetailsArgs(_Arguments):
+    """``get_contract_details(conid)``."""
+
+    conid: Conid
+
+
+class CancelOrderArgs(_AccountArguments):
+    """``cancel_order(account_id, order_id)``."""
+
+    order_id: OrderId
+
+
+class ReplyToOrderArgs(_Arguments):
+    """``reply_to_order(message_id, confirmed=True)``: the id goes into the URL path."""
+
+    message_id: ReplyId
+    confirmed: StrictBool = True
+
+
+class SuppressMessagesArgs(_Arguments):
+    """``suppress_messages(message_ids)``: 1-51 question ids like ``"o163"``."""
+
+    message_ids: Annotated[list[str], BeforeValidator(_message_ids)]
+
+
+_NEEDS_PRICE = frozenset({"LMT", "STP", "STOP_LIMIT", "TRAILLMT"})
+_TAKES_PRICE = _NEEDS_PRICE | {"TRAIL", "MIDPRICE"}
+_TAKES_AUX_PRICE = frozenset({"STOP_LIMIT", "TRAILLMT"})
+_TRAILING = frozenset({"TRAIL", "TRAILLMT"})
+
+
+class _OrderArguments(_AccountArguments):
+    """The fields place_order and modify_order share, and how they become a gateway order."""
+
+    conid: Conid
+    side: Annotated[str, BeforeValidator(_choice(SIDES))]
+    quantity: Quantity
+    order_type: Annotated[str, BeforeValidator(_order_type)] = "MKT"
+    price: Price = None
+    tif: Annotated[str, BeforeValidator(_choice(TIFS))] = "DAY"
+    aux_price: Price = None
+    trailing_amt: Price = None
+    trailing_type: Literal["amt", "%"] | None = None
+    outside_rth: StrictBool = False
+    coid: Annotated[str | None, BeforeValidator(_coid)] = None
+
+    @model_validator(mode="after")
+    def _prices_fit_the_order_type(self) -> _OrderArguments:
+        kind = self.order_type
+        if kind in _NEEDS_PRICE and self.price is None:
+            raise _field_error("price", None, f"{kind} orders need a price")
+        if kind not in _TAKES_PRICE and self.price is not None:
+            raise _field_error("price", self.price, f"{kind} orders take no price")
+        if kind == "STOP_LIMIT" and self.aux_price is None:
+            raise _field_error("aux_price", None, "STOP_LIMIT orders need the stop price")
+        if kind not in _TAKES_AUX_PRICE and self.aux_price is not None:
+            raise _field_error("aux_price", self.aux_price, f"{kind} orders take no aux_price")
+        for name in ("trailing_amt", "trailing_type"):
+            value = getattr(self, name)
+            if kind in _TRAILING and value is None:
+                raise _field_error(name, None, f"{kind} orders need trailing_amt and trailing_type")
+            if kind not in _TRAILING and value is not None:
+                raise _field_error(name, value, f"{kind} orders take no {name}")
+        return self
+
+    def to_gateway(self) -> dict[str, Any]:
+        """The order object in the gateway's names (``place_order`` wraps it in ``orders``)."""
+        order: dict[str, Any] = {
+            "acctId": self.account_id,
+            "conid": self.conid,
+            "side": self.side,
+            "quantity": self.quantity,
+            "orderType": self.order_type,
+            "tif": self.tif,
+            "outsideRTH": self.outside_rth,
+        }
+        optional = {
+            "price": self.price,
+            "auxPrice": self.aux_price,
+            "trailingAmt": self.trailing_amt,
+            "trailingType": self.trailing_type,
+            "cOID": self.coid,
+        }
+        order.update({key: value for key, value in optional.items() if value is not None})
+        return order
+
+
+class PlaceOrderArgs(_OrderArguments):
+    """``place_order(account_id, conid, side, quantity, order_type="MKT", price=None,
+    tif="DAY", *, aux_price, trailing_amt, trailing_type, outside_rth, coid)``."""
+
+
+class ModifyOrderArgs(_OrderArguments):
+    """``modify_order(account_id, order_id, conid, side, quantity, order_type="LMT", ...)``:
+    all the original fields, because the gateway replaces the order rather than patching."""
+
+    order_id: OrderId
+    order_type: Annotated[str, BeforeValidator(_order_type)] = "LMT"
+
+
+# --- the entry point -------------------------------------------------------------------
+
+M = TypeVar("M", bound=_Arguments)
+
+
+def validate(model: type[M], /, **arguments: object) -> M:
+    """Check and normalise one call's arguments, or raise ``InvalidRequestError``."""
+    try:
+        return model.model_validate(arguments)
+    except ValidationError as exc:
+        raise _translate(exc.errors()[0]) from None
+
+
+def _translate(error: ErrorDetails) -> InvalidRequestError:
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, InvalidRequestError):
+        return cause
+    field = str(error["loc"][0]) if error["loc"] else None
+    if error["type"] == "missing":
+        return InvalidRequestError(f"{field} is required", field=field)
+    if error["type"] == "extra_forbidden":
+        return InvalidRequestError(f"unexpected argument {field!r}", field=field)
+    reason = error["msg"].removeprefix("Value error, ")
+    return _field_error(field or "arguments", error["input"], reason)
+
+
+def _field_error(field: str, value: object, reason: str) -> InvalidRequestError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return InvalidRequestError(f"{field}={shown}: {reason}", field=field)
