@@ -1,0 +1,347 @@
+"""Order safety: every order trades at most once, whatever the network does to it.
+
+The gateway has one idempotency key, the customer order id (``cOID``, echoed as
+``order_ref`` in the live orders). So:
+
+- every placed order carries a cOID, generated when the caller gives none and fixed once,
+  before the first attempt;
+- an order request is never resent blindly. After an *ambiguous* failure (the request may
+  have reached the gateway: a read timeout or a dropped connection, a 5xx) the live orders
+  are searched for the cOID. Found: its outcome is returned, shaped like a success reply::
+
+      [{"order_id": "123456789", "order_status": "Submitted", "reconciled": True}]
+
+  Surely absent: the order is resent under the *same* cOID, so should it exist after all
+  the gateway refuses the copy instead of trading twice;
+- that refusal (``Local order ID=<cOID> is already registered``) is reconciled the same
+  way, never surfaced as an error;
+- when nothing can be established, ``OrderOutcomeUnknownError`` (in a flavour that is also
+  the original error's class) carries the cOID so the worker can look it up later.
+
+Modifications follow the same rules with the order id as the key: the modify is resent
+only while the order is still working and does not show the change yet.
+
+Order questions ("are you sure?") come back as the gateway gives them; while one is open
+the session is told (``question_pending``) so its keep-alive stays quiet, and an opt-in
+``auto_confirm`` set of message ids (``o163``, ...) is confirmed automatically, chains
+included, by id and never by message text.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ibkr_api.retry import RetryPolicy
+from ibkr_api.snapshot import ask_until
+from ibkr_session.clock import Clock
+from ibkr_session.errors import (
+    GatewayUnavailableError,
+    GatewayUnreachableError,
+    IbkrAPIError,
+    IbkrError,
+    OrderRejectedError,
+    RateLimitedError,
+)
+
+if TYPE_CHECKING:
+    from ibkr_session.manager import SessionManager
+
+__all__ = [
+    "RESENDS",
+    "OrderDesk",
+    "OrderOutcomeUnknownError",
+    "OrderUnconfirmedUnavailableError",
+    "OrderUnconfirmedUnreachableError",
+    "new_coid",
+    "question_in",
+]
+
+log = structlog.get_logger(__name__)
+
+MAX_QUESTION_CHAIN = 10
+"""Auto-confirmed questions in a row before the rest is left to the caller."""
+
+DUPLICATE_LOOKUPS = 2
+"""Live-order lookups for an order the gateway says exists but does not list yet."""
+
+DUPLICATE_LOOKUP_WAIT = 1.0
+"""Seconds between those lookups (the orders pacing adds its own 5 s on top)."""
+
+_WORKING_STATUSES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted"})
+
+LiveOrders = Callable[[], Sequence[Mapping[str, Any]]]
+
+
+def new_coid(clock: Clock) -> str:
+    """A fresh cOID, unique for far longer than IBKR's 24 h, e.g.
+    ``ibkr-20260105143000-3f9a1c2b7d4e`` (printable, 32 characters)."""
+    return f"ibkr-{clock.now():%Y%m%d%H%M%S}-{secrets.token_hex(6)}"
+
+
+class OrderOutcomeUnknownError(IbkrError):
+    """An order request may or may not have reached IBKR, and looking did not tell.
+
+    Raised as ``OrderUnconfirmedUnreachableError`` (also a ``GatewayUnreachableError``) or
+    ``OrderUnconfirmedUnavailableError`` (also a ``GatewayUnavailableError``), so handlers
+    of the original failure still catch it. ``coid`` (placements) or ``order_id``
+    (modifications) names the order to look for before trying again.
+    """
+
+    coid: str | None = None
+    order_id: str | None = None
+
+
+class OrderUnconfirmedUnreachableError(OrderOutcomeUnknownError, GatewayUnreachableError):
+    """The connection broke after the order request may have left; outcome unknown."""
+
+
+class OrderUnconfirmedUnavailableError(OrderOutcomeUnknownError, GatewayUnavailableError):
+    """The gateway failed (5xx) or contradicted itself on an order; outcome unknown."""
+
+
+def _outcome_unknown(
+    cause: IbkrError, *, coid: str | None, order_id: str | None
+) -> OrderOutcomeUnknownError:
+    """The ``OrderOutcomeUnknownError`` flavour matching ``cause``, carrying the order key."""
+    key = f"cOID={coid}" if coid is not None else f"order {order_id}"
+    error: OrderOutcomeUnknownError
+    if isinstance(cause, IbkrAPIError):
+        error = OrderUnconfirmedUnavailableError(
+            cause.code,
+            f"outcome of {key} unknown ({cause.msg}); look it up before resending",
+            method=cause.method,
+            path=cause.path,
+            body=cause.body,
+        )
+    else:
+        error = OrderUnconfirmedUnreachableError(
+            f"outcome of {key} unknown ({cause}); look it up before resending",
+            maybe_sent=True,
+        )
+    error.coid = coid
+    error.order_id = order_id
+    return error
+
+
+def question_in(answer: Any) -> tuple[str, list[str]] | None:
+    """``(reply id, message ids)`` when ``answer`` is an order question, else ``None``."""
+    if not (isinstance(answer, list) and answer and isinstance(answer[0], dict)):
+        return None
+    first = answer[0]
+    if "id" not in first or "message" not in first:
+        return None
+    message_ids = first.get("messageIds") or []
+    return str(first["id"]), [str(message_id) for message_id in message_ids]
+
+
+class _Lookup(enum.Enum):
+    """What the live orders said, when they did not show the finished order."""
+
+    RESEND = "resend"
+    UNKNOWN = "unknown"
+
+
+Verdict = Mapping[str, Any] | _Lookup
+Judge = Callable[[Sequence[Mapping[str, Any]]], Verdict]
+
+
+class _Resend(Exception):  # noqa: N818 - a control-flow signal, not an error for users
+    """The order request surely did not take effect: send it again (same cOID)."""
+
+    def __init__(self, cause: IbkrError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+RESENDS = RetryPolicy("order-resend", (_Resend,), max_attempts=3)
+"""Order resends: only after the request surely did not take effect."""
+
+
+class OrderDesk:
+    """Sends place/modify/reply requests for ``IbkrClient`` under the rules above."""
+
+    def __init__(
+        self,
+        session: SessionManager,
+        live_orders: LiveOrders,
+        *,
+        resend: RetryPolicy = RESENDS,
+        auto_confirm: Iterable[str] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session = session
+        self._live_orders = live_orders
+        self._resend = resend
+        self._auto_confirm = frozenset(auto_confirm)
+        self._rng = rng
+
+    def place(self, account_id: str, order: Mapping[str, Any]) -> Any:
+        """POST one order (which must carry its ``cOID``) wrapped as ``{"orders": [...]}``."""
+        coid = str(order["cOID"])
+
+        def judge(orders: Sequence[Mapping[str, Any]]) -> Verdict:
+            found = _first(orders, "order_ref", coid)
+            return found if found is not None else _Lookup.RESEND
+
+        return self._submit(
+            f"/iserver/account/{account_id}/orders",
+            {"orders": [dict(order)]},
+            judge,
+            coid=coid,
+            order_id=None,
+        )
+
+    def modify(self, account_id: str, order_id: str, order: Mapping[str, Any]) -> Any:
+        """POST the complete, unwrapped replacement ``order`` for ``order_id``."""
+
+        def judge(orders: Sequence[Mapping[str, Any]]) -> Verdict:
+            found = _first(orders, "orderId", order_id)
+            if found is None:
+                return _Lookup.UNKNOWN
+            if _shows_change(found, order):
+                return found
+            return _Lookup.RESEND if found.get("status") in _WORKING_STATUSES else _Lookup.UNKNOWN
+
+        return self._submit(
+            f"/iserver/account/{account_id}/order/{order_id}",
+            dict(order),
+            judge,
+            coid=None,
+            order_id=order_id,
+        )
+
+    def reply(self, reply_id: str, confirmed: bool) -> Any:
+        """Answer a question; the answer may be the next question of the chain."""
+        return self._settle(self._send_reply(reply_id, confirmed))
+
+    def _submit(
+        self, path: str, body: object, judge: Judge, *, coid: str | None, order_id: str | None
+    ) -> Any:
+        def attempt() -> Any:
+            try:
+                answer = self._session.request("POST", path, json=body)
+            except OrderRejectedError as exc:
+                if coid is None or not _is_duplicate(exc, coid):
+                    raise
+                log.warning("ibkr.order.duplicate_coid", coid=coid)
+                return self._reconcile_duplicate(judge, exc, coid)
+            except (GatewayUnreachableError, GatewayUnavailableError, RateLimitedError) as exc:
+                if not _may_have_acted(exc):
+                    raise _Resend(exc) from exc
+                verdict = self._look_up(judge, exc, coid=coid, order_id=order_id)
+                if verdict is _Lookup.RESEND:
+                    raise _Resend(exc) from exc
+                if verdict is _Lookup.UNKNOWN:
+                    raise _outcome_unknown(exc, coid=coid, order_id=order_id) from exc
+                return _reconciled(verdict, coid=coid)
+            return self._settle(answer)
+
+        try:
+            return self._resend.run(self._session.clock, attempt, rng=self._rng)
+        except _Resend as exhausted:
+            cause = exhausted.cause
+            if _may_have_acted(cause):
+                raise _outcome_unknown(cause, coid=coid, order_id=order_id) from cause
+            raise cause from None
+
+    def _look_up(
+        self, judge: Judge, cause: IbkrError, *, coid: str | None, order_id: str | None
+    ) -> Verdict:
+        """Judge the live orders; a failing lookup means the outcome is unknown."""
+        log.warning("ibkr.order.ambiguous", coid=coid, order_id=order_id, error=str(cause))
+        try:
+            return judge(self._live_orders())
+        except IbkrError as lookup_error:
+            log.warning("ibkr.order.lookup_failed", coid=coid, error=str(lookup_error))
+            raise _outcome_unknown(cause, coid=coid, order_id=order_id) from cause
+
+    def _reconcile_duplicate(self, judge: Judge, cause: OrderRejectedError, coid: str) -> Any:
+        """The gateway already has this cOID: return that order, never a second one."""
+        verdict = ask_until(
+            lambda: self._look_up(judge, cause, coid=coid, order_id=None),
+            lambda found: not isinstance(found, _Lookup),
+            attempts=DUPLICATE_LOOKUPS,
+            wait=DUPLICATE_LOOKUP_WAIT,
+            clock=self._session.clock,
+            what="duplicate-coid",
+        )
+        if isinstance(verdict, _Lookup):
+            raise _outcome_unknown(cause, coid=coid, order_id=None) from cause
+        return _reconciled(verdict, coid=coid)
+
+    def _settle(self, answer: Any) -> Any:
+        """Mark open questions pending; auto-confirm the chosen ones, chains included."""
+        confirmed = 0
+        while (question := question_in(answer)) is not None:
+            reply_id, message_ids = question
+            self._session.question_pending(reply_id)
+            chosen = bool(message_ids) and set(message_ids) <= self._auto_confirm
+            if not chosen or confirmed >= MAX_QUESTION_CHAIN:
+                break
+            log.info("ibkr.order.auto_confirm", reply_id=reply_id, message_ids=message_ids)
+            confirmed += 1
+            answer = self._send_reply(reply_id, True)
+        return answer
+
+    def _send_reply(self, reply_id: str, confirmed: bool) -> Any:
+        try:
+            return self._session.request(
+                "POST", f"/iserver/reply/{reply_id}", json={"confirmed": confirmed}
+            )
+        finally:
+            self._session.question_answered()
+
+
+def _may_have_acted(error: IbkrError) -> bool:
+    """Whether the gateway may have executed the request that failed with ``error``."""
+    if isinstance(error, GatewayUnreachableError):
+        return error.maybe_sent
+    return isinstance(error, GatewayUnavailableError)
+
+
+def _is_duplicate(error: OrderRejectedError, coid: str) -> bool:
+    # The gateway gives no code for this refusal; its text naming our cOID is the only
+    # signal (IBKR-FACTS §6).
+    return f"Local order ID={coid} is already registered" in f"{error.msg} {error.body}"
+
+
+def _first(orders: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:
+    return next((order for order in orders if str(order.get(key)) == value), None)
+
+
+def _shows_change(live: Mapping[str, Any], order: Mapping[str, Any]) -> bool:
+    """Whether a live order already has the quantity and price a modify asked for."""
+    wanted = {"totalSize": order.get("quantity"), "price": order.get("price")}
+    return all(
+        _same_number(live.get(key), value) for key, value in wanted.items() if value is not None
+    )
+
+
+def _same_number(live: Any, wanted: Any) -> bool:
+    try:
+        return math.isclose(float(str(live).replace(",", "")), float(wanted))
+    except ValueError:
+        return False
+
+
+def _reconciled(order: Mapping[str, Any], *, coid: str | None) -> list[dict[str, Any]]:
+    log.warning(
+        "ibkr.order.reconciled",
+        coid=coid,
+        order_id=order.get("orderId"),
+        status=order.get("status"),
+    )
+    return [
+        {
+            "order_id": str(order.get("orderId")),
+            "order_status": order.get("status"),
+            "reconciled": True,
+        }
+    ]

@@ -1,0 +1,121 @@
+"""Retry policies for endpoint calls, timed on the session's clock.
+
+Which failures are worth another attempt depends on what the call does, not on where it
+fails, so there is one policy object per *kind* of call (reads, cancels, order resends)
+and one engine (tenacity) that runs them all. Sleeps go through ``clock.sleep`` and the
+total deadline is measured on ``clock.monotonic``, so virtual time makes retry tests
+instant and exact.
+
+A policy never retries what another attempt cannot fix: ``ResetWindowError``,
+``CompetingSessionError``, ``NotAuthenticatedError``, ``InvalidRequestError`` and
+``OrderRejectedError`` are not in any policy's ``retry_on``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import structlog
+import tenacity
+
+from ibkr_session.clock import Clock
+from ibkr_session.errors import (
+    GatewayUnavailableError,
+    GatewayUnreachableError,
+    RateLimitedError,
+)
+
+__all__ = ["CANCELS", "READS", "RetryPolicy"]
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one kind of call is retried: on what, how often, how long in total.
+
+    Waits grow exponentially from ``initial_wait`` up to ``max_wait`` with "equal jitter"
+    (half fixed, half random), so a fleet of workers does not retry in lockstep; after a
+    ``RateLimitedError`` the wait is at least its ``retry_after``. No attempt starts once
+    its wait would end past ``deadline`` seconds after the first attempt began: the last
+    error is raised instead.
+    """
+
+    name: str
+    retry_on: tuple[type[BaseException], ...]
+    max_attempts: int = 5
+    deadline: float = 30.0
+    initial_wait: float = 0.5
+    max_wait: float = 8.0
+
+    def with_limits(self, *, max_attempts: int, deadline: float) -> RetryPolicy:
+        """The same policy with other bounds (client options ``retry_attempts`` etc.)."""
+        return replace(self, max_attempts=max_attempts, deadline=deadline)
+
+    def backoff(self, attempt: int, error: BaseException | None, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_wait, self.initial_wait * 2.0 ** (attempt - 1))
+        wait = ceiling / 2 + rng.uniform(0, ceiling / 2)
+        return max(wait, _retry_after(error))
+
+    def run(self, clock: Clock, call: Callable[[], T], *, rng: random.Random | None = None) -> T:
+        """Run ``call`` until it succeeds, fails for good, or the bounds are reached."""
+        jitter = rng if rng is not None else random.Random()
+        started = clock.monotonic()
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome is not None else None
+            return self.backoff(state.attempt_number, error, jitter)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                return True
+            resumes = clock.monotonic() - started + state.upcoming_sleep
+            return resumes > self.deadline
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            log.info(
+                "ibkr.retry",
+                policy=self.name,
+                attempt=state.attempt_number,
+                wait=round(state.upcoming_sleep, 3),
+                error=type(error).__name__,
+            )
+
+        retrying = tenacity.Retrying(
+            sleep=clock.sleep,
+            retry=tenacity.retry_if_exception_type(self.retry_on),
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(call)
+
+
+def _retry_after(error: BaseException | None) -> float:
+    """The quiet time a 429 asked for, also when it is the cause of a wrapping error."""
+    while error is not None:
+        if isinstance(error, RateLimitedError):
+            return error.retry_after
+        error = error.__cause__
+    return 0.0
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    GatewayUnreachableError,
+    GatewayUnavailableError,
+    RateLimitedError,
+)
+
+READS = RetryPolicy("read", _TRANSIENT)
+"""Reads and tickles: resending a read is harmless, so every transient failure retries."""
+
+CANCELS = RetryPolicy("cancel", _TRANSIENT, max_attempts=3)
+"""Cancels: cancelling an order twice is harmless (the second one is a no-op)."""
