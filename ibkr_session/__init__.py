@@ -14,6 +14,9 @@ from ibkr_session.errors import (
     RateLimitedError,
     ResetWindowError,
 )
+from ibkr_session.manager import SessionManager
+from ibkr_session.schedule import ResetSchedule
+from ibkr_session.state import SessionState
 
 __all__ = [
     "Clock",
@@ -28,6 +31,9 @@ __all__ = [
     "NotAuthenticatedError",
     "OrderRejectedError",
     "RateLimitedError",
+    "ResetSchedule",
     "ResetWindowError",
+    "SessionManager",
+    "SessionState",
     "SystemClock",
 ]

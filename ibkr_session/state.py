@@ -53,7 +53,7 @@ TRANSITIONS: Mapping[SessionState, frozenset[SessionState]] = {
     _S.UNKNOWN: _ANSWERS | {_S.RESET_WINDOW},
     _S.AUTHENTICATED: _ANSWERS | {_S.RESET_WINDOW, _S.STALE},
     _S.STALE: _ANSWERS | {_S.RESET_WINDOW},
-    _S.COMPETING: _ANSWERS | {_S.RESET_WINDOW, _S.STALE},
+    _S.COMPETING: _ANSWERS | {_S.RESET_WINDOW},
     _S.UNAUTHENTICATED: _ANSWERS | {_S.RESET_WINDOW},
     _S.DISCONNECTED: _ANSWERS | {_S.RESET_WINDOW},
     # After the window the old session's status is outdated: STALE makes the next call probe.

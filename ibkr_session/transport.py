@@ -1,0 +1,291 @@
+"""One HTTPS connection pool to the gateway, and the one place answers become errors.
+
+``Transport.send`` makes exactly one attempt and returns the gateway's JSON unchanged, or
+raises an ``IbkrError``:
+
+- ``requests`` exceptions are converted in ``send`` (``raise ... from exc``) into
+  ``GatewayUnreachableError``, whose ``maybe_sent`` says whether the request may have
+  reached the gateway (read timeout, connection dropped) or surely did not (refused, DNS,
+  TLS handshake or pin mismatch, connect timeout). Order safety depends on that bit.
+- HTTP answers are mapped by ``interpret`` alone: status first, then the body. The only
+  texts it looks at are the gateway's session verdicts ("no session", "no bridge"), for
+  which the gateway sends no status or id of their own.
+
+The ``requests.Session`` is shared by every thread of a manager (its urllib3 pool is
+thread-safe) so keep-alive connections are reused. ``trust_env`` is off: a proxy from the
+environment would bypass the certificate pin.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import json as _json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import requests
+import structlog
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from ibkr_session.clock import Clock
+from ibkr_session.errors import (
+    GatewayUnavailableError,
+    GatewayUnreachableError,
+    IbkrAPIError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    OrderRejectedError,
+    RateLimitedError,
+)
+from ibkr_session.tls import decide_trust, parse_gateway_url
+
+__all__ = ["DEFAULT_RETRY_AFTER", "Transport", "interpret", "is_order_path"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_RETRY_AFTER = 60.0
+"""Seconds to stay quiet after a 429 without ``Retry-After`` (IBKR documents none)."""
+
+_ORDER_PATH = re.compile(r"/iserver/(?:account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)")
+_NO_SESSION = "no session"
+_NO_BRIDGE = "no bridge"
+_SNIPPET = 200
+
+
+def is_order_path(path: str) -> bool:
+    """Place, modify, cancel and reply: where HTTP 200 ``{"error": ...}`` is a rejection."""
+    return _ORDER_PATH.fullmatch(path.split("?", 1)[0]) is not None
+
+
+class Transport:
+    """``requests.Session`` + base URL + timeouts + TLS trust, for one manager."""
+
+    def __init__(
+        self,
+        gateway_url: str,
+        *,
+        clock: Clock,
+        pin: str | None = None,
+        verify: str | os.PathLike[str] | bool | None = None,
+        insecure: bool = False,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise InvalidRequestError(
+                    f"{name} must be a positive number of seconds, got {value!r}", field=name
+                )
+        self.address = parse_gateway_url(gateway_url)
+        trust = decide_trust(self.address, pin=pin, verify=verify, insecure=insecure)
+        self.trust = trust.description
+        self._clock = clock
+        self._timeout = float(timeout)
+        self._connect_timeout = min(float(connect_timeout), float(timeout))
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._session.verify = trust.verify
+        self._session.mount(self.address.root + "/", trust.adapter)
+
+    @property
+    def gateway_url(self) -> str:
+        return self.address.root
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One request to ``/v1/api{path}``; the parsed JSON (``None`` if empty) or an error."""
+        read_timeout = self._timeout if timeout is None else timeout
+        try:
+            response = self._session.request(
+                method,
+                self.address.api_base + path,
+                params=_query(params),
+                json=json,
+                timeout=(self._connect_timeout, read_timeout),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise _unreachable(self.address.root, method, path, exc) from exc
+        log.debug("session.http", method=method, path=path, status=response.status_code)
+        return interpret(
+            method,
+            path,
+            response.status_code,
+            response.headers,
+            response.content,
+            gateway_url=self.address.root,
+            now=self._clock.now(),
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def interpret(
+    method: str,
+    path: str,
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    gateway_url: str,
+    now: _dt.datetime,
+) -> Any:
+    """The one status → exception function: JSON for a good answer, a typed error else."""
+    body = _Body.parse(headers, content)
+    where: dict[str, Any] = {"method": method, "path": path, "body": body.value}
+    if 200 <= status < 300:
+        if body.empty:
+            return None
+        if not body.is_json:
+            raise IbkrAPIError(status, f"expected JSON, got {body.describe()}", **where)
+        error = body.error_text()
+        if error is None:
+            return body.value
+        if _NO_SESSION in error.lower():
+            raise NotAuthenticatedError(status, _login_hint(error, gateway_url), **where)
+        if _NO_BRIDGE in error.lower():
+            raise NotAuthenticatedError(status, error, **where)
+        if is_order_path(path):
+            raise OrderRejectedError(status, error, **where)
+        raise IbkrAPIError(status, error, **where)
+    message = body.error_text() or body.describe()
+    if status == 401:
+        raise NotAuthenticatedError(status, _login_hint("no session", gateway_url), **where)
+    if status == 429:
+        retry_after = _retry_after(headers.get("Retry-After"), now)
+        raise RateLimitedError(status, message, retry_after=retry_after, **where)
+    if status >= 500:
+        raise GatewayUnavailableError(status, message, **where)
+    lowered = message.lower()
+    if _NO_SESSION in lowered:
+        raise NotAuthenticatedError(status, _login_hint(message, gateway_url), **where)
+    if _NO_BRIDGE in lowered:
+        raise NotAuthenticatedError(status, message, **where)
+    raise IbkrAPIError(status, message, **where)
+
+
+def _login_hint(reason: str, gateway_url: str) -> str:
+    return f"{reason}: the gateway has no login session; log in at {gateway_url}"
+
+
+class _Body:
+    """A response body, decoded once: JSON when it parses, else its text."""
+
+    def __init__(self, value: Any, *, is_json: bool, empty: bool, html: bool) -> None:
+        self.value = value
+        self.is_json = is_json
+        self.empty = empty
+        self.html = html
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str], content: bytes) -> _Body:
+        text = content.decode("utf-8", errors="replace")
+        if not text.strip():
+            return cls(None, is_json=False, empty=True, html=False)
+        html = "html" in headers.get("Content-Type", "").lower() or text.lstrip().startswith("<")
+        if not html:
+            try:
+                return cls(_json.loads(text), is_json=True, empty=False, html=False)
+            except ValueError:
+                pass
+        return cls(text, is_json=False, empty=False, html=html)
+
+    def error_text(self) -> str | None:
+        """The gateway's ``{"error": "..."}`` text, if that is what the body is."""
+        if self.is_json and isinstance(self.value, dict):
+            error = self.value.get("error")
+            if isinstance(error, str) and error:
+                return error
+        return None
+
+    def describe(self) -> str:
+        if self.empty:
+            return "empty body"
+        if self.html:
+            return "an HTML page"
+        if self.is_json:
+            return f"JSON {_json.dumps(self.value)[:_SNIPPET]}"
+        return f"malformed JSON {str(self.value)[:_SNIPPET]!r}"
+
+
+def _query(params: Mapping[str, object] | None) -> dict[str, str] | None:
+    """Query values as the gateway spells them: ``true``/``false``, comma-joined lists."""
+    if not params:
+        return None
+    query: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            query[key] = "true" if value else "false"
+        elif isinstance(value, list | tuple):
+            query[key] = ",".join(str(item) for item in value)
+        else:
+            query[key] = str(value)
+    return query
+
+
+def _retry_after(header: str | None, now: _dt.datetime) -> float:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); 60 s if absent."""
+    if header is None:
+        return DEFAULT_RETRY_AFTER
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY_AFTER
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.UTC)  # RFC 9110 dates are always GMT
+        seconds = (when - now).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
+
+
+def _unreachable(
+    gateway_url: str, method: str, path: str, exc: requests.RequestException
+) -> GatewayUnreachableError:
+    """Convert a ``requests`` failure, deciding whether the request may have been sent."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        what, maybe_sent = "TLS handshake failed (certificate or pin mismatch)", False
+    elif isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
+        what, maybe_sent = "could not connect", False
+    elif isinstance(exc, requests.exceptions.ReadTimeout):
+        what, maybe_sent = "no answer in time (the request may have been processed)", True
+    else:
+        what, maybe_sent = "connection broken (the request may have been processed)", True
+    return GatewayUnreachableError(
+        f"{method} {path} to {gateway_url}: {what}: {exc}", maybe_sent=maybe_sent
+    )
+
+
+def _never_connected(exc: BaseException) -> bool:
+    return any(
+        isinstance(cause, NewConnectionError | ConnectTimeoutError) for cause in _causes(exc)
+    )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: args (requests), ``reason`` (urllib3), ``__cause__``."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        pending.extend(item.args)
+        pending.extend((getattr(item, "reason", None), item.__cause__, item.__context__))
