@@ -1,0 +1,107 @@
+"""The gateway's pacing limits, as a server enforces them.
+
+IBKR answers 429 when a client goes faster than the limits of IBKR-FACTS §3 and then
+keeps the whole IP in a penalty box: every request gets 429 until it ends. History has a
+second guard, at most 5 requests in flight; the 6th gets a 429 with its own message (an
+answer of the charts service, not the IP limiter, so no penalty box follows).
+All windows are measured on the injected clock's monotonic reading, so a test can travel
+through them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["HISTORY_BUSY_MESSAGE", "RULES", "Admission", "RateRule", "ServerPacing"]
+
+HISTORY_BUSY_MESSAGE = "Too many history charts requests, please try again later."
+_HISTORY_PATH = "/iserver/marketdata/history"
+_HISTORY_CONCURRENCY = 5
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """At most ``limit`` requests per ``per`` seconds for requests matching the rule."""
+
+    name: str
+    method: str | None
+    pattern: str
+    limit: int
+    per: float
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        return re.fullmatch(self.pattern, path) is not None
+
+
+RULES: tuple[RateRule, ...] = (
+    RateRule("global", None, r".*", 10, 1.0),
+    RateRule("snapshot", "GET", r"/iserver/marketdata/snapshot", 10, 1.0),
+    RateRule("orders", "GET", r"/iserver/account/orders", 1, 5.0),
+    RateRule("trades", "GET", r"/iserver/account/trades", 1, 5.0),
+    RateRule("pnl", "GET", r"/iserver/account/pnl/partitioned", 1, 5.0),
+    RateRule("portfolio-accounts", "GET", r"/portfolio/(sub)?accounts", 1, 5.0),
+    RateRule("tickle", "POST", r"/tickle", 1, 1.0),
+    RateRule("sso-validate", "GET", r"/sso/validate", 1, 60.0),
+)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The pacing verdict for one request: admitted, or refused with a reason."""
+
+    admitted: bool
+    history_busy: bool = False
+
+
+class ServerPacing:
+    """Sliding-window counters, the history in-flight count and the penalty box.
+
+    Not thread-safe on its own: the gateway calls it under its lock. The history slot is
+    taken at admission and given back with ``release_history`` once the answer is out.
+    """
+
+    def __init__(self, penalty_seconds: float, rules: tuple[RateRule, ...] = RULES) -> None:
+        self._penalty_seconds = penalty_seconds
+        self._rules = rules
+        self._seen: dict[str, deque[float]] = {rule.name: deque() for rule in rules}
+        self._penalty_until = float("-inf")
+        self._history_in_flight = 0
+
+    def admit(self, method: str, path: str, now: float) -> Admission:
+        """Count the request if the limits allow it; else refuse (and maybe penalize)."""
+        if now < self._penalty_until:
+            return Admission(admitted=False)
+        matching = [rule for rule in self._rules if rule.matches(method, path)]
+        if any(self._is_full(rule, now) for rule in matching):
+            self._penalty_until = now + self._penalty_seconds
+            return Admission(admitted=False)
+        if self.is_history(method, path) and self._history_in_flight >= _HISTORY_CONCURRENCY:
+            return Admission(admitted=False, history_busy=True)
+        for rule in matching:
+            self._seen[rule.name].append(now)
+        if self.is_history(method, path):
+            self._history_in_flight += 1
+        return Admission(admitted=True)
+
+    def release_history(self) -> None:
+        """Give back the in-flight slot an admitted history request held."""
+        self._history_in_flight -= 1
+
+    @property
+    def penalized_until(self) -> float:
+        """Monotonic time the penalty box ends (``-inf`` when none was ever given)."""
+        return self._penalty_until
+
+    @staticmethod
+    def is_history(method: str, path: str) -> bool:
+        return method == "GET" and path == _HISTORY_PATH
+
+    def _is_full(self, rule: RateRule, now: float) -> bool:
+        seen = self._seen[rule.name]
+        while seen and seen[0] <= now - rule.per:
+            seen.popleft()
+        return len(seen) >= rule.limit
