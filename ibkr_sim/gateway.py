@@ -31,6 +31,8 @@ import structlog
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed
 from ibkr_sim.faults import FaultPlan
+from ibkr_sim.market import Market
+from ibkr_sim.market_endpoints import MarketEndpoints
 from ibkr_sim.nightly import NightlyReset
 from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, ServerPacing
 from ibkr_sim.refusal import Refusal
@@ -92,6 +94,7 @@ class SimulatedGateway:
             raise ValueError(f"penalty_seconds must not be negative, got {penalty_seconds}")
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.Lock()
+        self.market = Market(self.clock, seed=seed)
         self._session = SessionModel(
             accounts=accounts,
             idle_timeout=idle_timeout,
@@ -175,6 +178,11 @@ class SimulatedGateway:
         """The other platform lets go; ssodh/init brings our brokerage session back."""
         with self._lock:
             self._session.stop_competing()
+
+    def set_price(self, conid: int, price: float) -> None:
+        """Move an instrument's last trade to ``price`` now (resting orders may fill)."""
+        with self._lock:
+            self.market.set_price(conid, price)
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -308,10 +316,14 @@ class SimulatedGateway:
         return None
 
     def _brokerage_lost(self, reason: str) -> None:
-        log.debug("sim.brokerage_session_state_dropped", reason=reason)
+        """What dies with a brokerage session: market-data subscriptions, suppressions."""
+        self.market.reset_subscriptions()
 
     def _build_routes(self) -> list[Route]:
-        return SessionEndpoints(self._session).routes()
+        return [
+            *SessionEndpoints(self._session).routes(),
+            *MarketEndpoints(self.market).routes(),
+        ]
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
