@@ -49,7 +49,7 @@ _S = SessionState
 _ANSWERS = frozenset({_S.AUTHENTICATED, _S.COMPETING, _S.UNAUTHENTICATED, _S.DISCONNECTED})
 """States a probe answer (or its failure) can reveal, from wherever we were."""
 
-TRANSITIONS: Mapping[SessionState, frozenset[SessionState]] = {
+_RULES: dict[SessionState, frozenset[SessionState]] = {
     _S.UNKNOWN: _ANSWERS | {_S.RESET_WINDOW},
     _S.AUTHENTICATED: _ANSWERS | {_S.RESET_WINDOW, _S.STALE},
     _S.STALE: _ANSWERS | {_S.RESET_WINDOW},
@@ -58,6 +58,9 @@ TRANSITIONS: Mapping[SessionState, frozenset[SessionState]] = {
     _S.DISCONNECTED: _ANSWERS | {_S.RESET_WINDOW},
     # After the window the old session's status is outdated: STALE makes the next call probe.
     _S.RESET_WINDOW: _ANSWERS | {_S.STALE},
+}
+TRANSITIONS: Mapping[SessionState, frozenset[SessionState]] = {
+    state: targets - {state} for state, targets in _RULES.items()
 }
 """Legal moves. Nothing returns to UNKNOWN; only a confirmed session can become STALE."""
 
