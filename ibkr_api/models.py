@@ -60,10 +60,12 @@ def parse_number(value: object) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"not a number: {value!r}")
     if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
         raise ValueError(f"not a number: {value!r}")
-    text = value.strip().replace(",", "")
+    text = text.strip().replace(",", "")
     if text in _MISSING:
         return None
     text = text.removesuffix("%")
