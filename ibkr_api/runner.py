@@ -145,7 +145,7 @@ class WorkerRunner:
         ctx: WorkerContext,
         *,
         clock: Clock | None = None,
-        zone: _dt.tzinfo = _dt.UTC,
+        zone: _dt.tzinfo | None = None,
         setup_retry: float = 30.0,
         stop: threading.Event | None = None,
     ) -> None:
@@ -155,7 +155,7 @@ class WorkerRunner:
         self.ctx = ctx
         self.clock = clock if clock is not None else ctx.clock
         self.realtime = isinstance(self.clock, SystemClock)
-        self.zone = zone
+        self.zone = zone if zone is not None else _session_zone(ctx)
         self.setup_retry = setup_retry
         self.stop = stop if stop is not None else threading.Event()
         self.result = RunResult()
@@ -289,6 +289,11 @@ class WorkerRunner:
             time.sleep = real_sleep
 
 
+def _session_zone(ctx: WorkerContext) -> _dt.tzinfo:
+    """Where the reset window is: the attached session's region, else UTC."""
+    return ctx.ibkr.session.schedule.zone if ctx.connected else _dt.UTC
+
+
 def _retry_delay(exc: IbkrError, default: float) -> float:
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int | float) and retry_after > 0:
@@ -303,7 +308,7 @@ def run_worker(
     interval: float = 60.0,
     ticks: int | None = None,
     clock: Clock | None = None,
-    zone: _dt.tzinfo = _dt.UTC,
+    zone: _dt.tzinfo | None = None,
     setup_retry: float = 30.0,
     stop: threading.Event | None = None,
 ) -> RunResult:
@@ -311,7 +316,7 @@ def run_worker(
 
     ``ticks`` bounds the run (``None``: until ``stop`` is set or Ctrl-C). ``clock``
     defaults to the attached client's clock. ``zone`` is where ``resumes_at`` times are
-    shown. The caller owns the client and closes it.
+    shown (default: the session's reset region). The caller owns the client and closes it.
     """
     runner = WorkerRunner(worker, ctx, clock=clock, zone=zone, setup_retry=setup_retry, stop=stop)
     return runner.run(interval=interval, ticks=ticks)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ibkr_session.clock import Clock, ManualClock
+from ibkr_session.schedule import ResetSchedule
 
 START = _dt.datetime(2026, 1, 5, 14, 0, tzinfo=_dt.UTC)  # Monday 09:00 New York
 
@@ -15,6 +16,7 @@ START = _dt.datetime(2026, 1, 5, 14, 0, tzinfo=_dt.UTC)  # Monday 09:00 New York
 @dataclass
 class FakeSession:
     clock: Clock
+    schedule: ResetSchedule = field(default_factory=ResetSchedule)
     keepalives: list[_dt.datetime] = field(default_factory=list)
     started: int = 0
     stopped: int = 0

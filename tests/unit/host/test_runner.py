@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from structlog.testing import capture_logs
@@ -22,8 +21,6 @@ from ibkr_session.errors import (
     NotAuthenticatedError,
     ResetWindowError,
 )
-
-NEW_YORK = ZoneInfo("America/New_York")
 
 
 def reset_error(clock: ManualClock) -> ResetWindowError:
@@ -75,7 +72,6 @@ def test_a_session_error_is_one_clear_line_per_episode(client: Any, clock: Manua
             SimpleNamespace(tick=tick),
             WorkerContext("w", client=client),
             ticks=5,
-            zone=NEW_YORK,
         )
     assert (result.paused, result.failed) == (3, 0)
     loud = [e for e in events if e["log_level"] in ("warning", "error")]
