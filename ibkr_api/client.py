@@ -407,11 +407,10 @@ class IbkrClient:
 
     def _orders(self, params: Mapping[str, str]) -> Any:
         """The live orders; the first, possibly empty, answer of a session is asked again."""
-        first = bool(self._primed.unknown({"orders"}))
         answer = ask_until(
             lambda: self._read("GET", _ORDERS_PATH, params=params),
-            _lists_orders,
-            attempts=self._orders_attempts if first else 1,
+            lambda orders: _lists_orders(orders) or not self._primed.unknown({"orders"}),
+            attempts=self._orders_attempts,
             wait=self._orders_wait,
             clock=self._session.clock,
             what="orders",

@@ -115,11 +115,12 @@ class SnapshotReader:
     def _read_chunk(self, conids: Sequence[int], fields: Sequence[str]) -> list[Any]:
         params = {"conids": ",".join(map(str, conids)), "fields": ",".join(fields)}
         requested = {(conid, field) for conid in conids for field in fields}
-        new = self._subscribed.unknown(requested)
+        # What is new is decided after each answer: the request itself may have opened a
+        # new brokerage session (recovery happens inside it).
         answer = ask_until(
             lambda: self._fetch(params),
-            lambda rows: not _missing(rows, new),
-            attempts=self._attempts if new else 1,
+            lambda rows: not _missing(rows, self._subscribed.unknown(requested)),
+            attempts=self._attempts,
             wait=self._wait,
             clock=self._clock,
             what="snapshot",

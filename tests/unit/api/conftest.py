@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -14,7 +14,7 @@ import requests
 import responses
 
 from ibkr_api.client import IbkrClient
-from ibkr_session import ManualClock
+from ibkr_session import Clock, ManualClock
 
 BASE = "https://localhost:5000/v1/api"
 ACCOUNT = "U1234567"
@@ -26,51 +26,67 @@ Recorded = Callable[[str], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Sent:
-    """One request as the gateway saw it."""
+    """One request as the gateway saw it; ``at`` is the clock's monotonic reading then."""
 
     method: str
     path: str
     query: dict[str, str]
     body: Any
+    at: float = field(default=0.0, compare=False)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer with a status other than 200 (``body=None``: empty text/plain)."""
+
+    status: int
+    body: Any = None
 
 
 class Gateway:
-    """``responses`` dressed as a gateway: canned answers by path, and what was sent."""
+    """``responses`` dressed as a gateway: scripted answers by path, and what was sent."""
 
-    def __init__(self, mock: responses.RequestsMock, recorded: Recorded) -> None:
+    def __init__(self, mock: responses.RequestsMock, recorded: Recorded, clock: Clock) -> None:
         self.mock = mock
         self.recorded = recorded
+        self.clock = clock
+        self.log: list[Sent] = []
+        self._scripts: dict[tuple[str, str], list[Any]] = {}
 
     def body(self, stem: str) -> Any:
         """The body of a recorded response."""
         return self.recorded(stem)["Response"]["Body"]
 
-    def answer(self, method: str, path: str, *answers: Any, status: int = 200) -> None:
-        """Answer ``method path`` with each of ``answers`` in turn (the last one repeats).
+    def answer(self, method: str, path: str, *answers: Any) -> None:
+        """From now on answer ``method path`` with each of ``answers`` in turn, the last
+        one repeating: JSON bodies (status 200), ``Reply(status, body)``, or an exception
+        the transport raises instead (a read timeout, a refused connection)."""
+        key = (method, path)
+        if key not in self._scripts:
+            url = re.compile(re.escape(BASE + path) + r"(\?.*)?$")
+            self.mock.add_callback(method, url, callback=lambda request: self._reply(key, request))
+        self._scripts[key] = list(answers)
 
-        An answer that is an exception is raised by the transport instead (a timeout, ...).
-        """
-        url = re.compile(re.escape(BASE + path) + r"(\?.*)?$")
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                self.mock.add(method, url, body=answer)
-            else:
-                self.mock.add(method, url, json=answer, status=status)
+    def _reply(self, key: tuple[str, str], request: requests.PreparedRequest) -> Any:
+        self.log.append(_as_sent(request, self.clock.monotonic()))
+        script = self._scripts[key]
+        answer = script.pop(0) if len(script) > 1 else script[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        reply = answer if isinstance(answer, Reply) else Reply(200, answer)
+        if reply.body is None:
+            return reply.status, {"Content-Type": "text/plain"}, ""
+        return reply.status, {"Content-Type": "application/json"}, json.dumps(reply.body)
 
     def sent(self, *, include_session: bool = False) -> list[Sent]:
         """Requests in the order they were sent, without the session's own by default."""
-        requests_sent = [
-            _as_sent(call.request)
-            for call in self.mock.calls
-            if isinstance(call.request, requests.PreparedRequest)
-        ]
-        return [r for r in requests_sent if include_session or r.path not in SESSION_PATHS]
+        return [r for r in self.log if include_session or r.path not in SESSION_PATHS]
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.sent()]
 
 
-def _as_sent(request: requests.PreparedRequest) -> Sent:
+def _as_sent(request: requests.PreparedRequest, at: float) -> Sent:
     parts = urlsplit(request.url or "")
     raw = request.body
     body = json.loads(raw) if raw else None
@@ -79,6 +95,7 @@ def _as_sent(request: requests.PreparedRequest) -> Sent:
         path=parts.path.removeprefix("/v1/api"),
         query=dict(parse_qsl(parts.query)),
         body=body,
+        at=at,
     )
 
 
@@ -88,10 +105,10 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def gateway(recorded: Recorded) -> Iterator[Gateway]:
-    """A gateway right after login: authenticated, accounts answer, selection works."""
+def gateway(recorded: Recorded, clock: ManualClock) -> Iterator[Gateway]:
+    """A gateway right after login: authenticated, and the accounts answer for priming."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        gateway = Gateway(mock, recorded)
+        gateway = Gateway(mock, recorded, clock)
         gateway.answer("POST", "/iserver/auth/status", gateway.body("Session__GET-auth-status"))
         gateway.answer("GET", "/iserver/accounts", gateway.body("Accounts__GET-iserver-accounts"))
         yield gateway

@@ -10,7 +10,7 @@ import pytest
 from ibkr_api.client import IbkrClient
 from ibkr_session import InvalidRequestError, ManualClock, NotAuthenticatedError, SessionManager
 
-from .conftest import ACCOUNT, Gateway, Sent
+from .conftest import ACCOUNT, Gateway, Reply, Sent
 
 Call = Callable[[IbkrClient], Any]
 
@@ -204,9 +204,8 @@ def test_suppressed_ids_are_handed_to_the_session_for_re_auth(
     gateway.answer("POST", "/iserver/questions/suppress", gateway.body("Session__POST-suppress"))
     client.suppress_messages(["o163"])
     # A 401 ends the brokerage session; the next /iserver call recovers and re-suppresses.
-    gateway.answer("GET", "/iserver/contract/8314/info", None, status=401)
+    gateway.answer("GET", "/iserver/contract/8314/info", Reply(401), {"con_id": 8314})
     gateway.answer("POST", "/iserver/auth/ssodh/init", gateway.body("Session__POST-ssodh-init"))
-    gateway.answer("GET", "/iserver/contract/8314/info", {"con_id": 8314})
     with pytest.raises(NotAuthenticatedError, match="log in"):
         client.get_contract_details(8314)
 
