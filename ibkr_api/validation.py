@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -50,6 +50,12 @@ from pydantic_core import ErrorDetails
 from ibkr_session.errors import InvalidRequestError
 
 __all__ = [
+    "BAR_SIZES",
+    "ORDER_TYPES",
+    "PERIOD_UNITS",
+    "SEC_TYPES",
+    "SIDES",
+    "TIFS",
     "CancelOrderArgs",
     "GetContractDetailsArgs",
     "GetFilledOrdersArgs",
@@ -87,10 +93,10 @@ ORDER_TYPES = {
 SIDES = frozenset({"BUY", "SELL"})
 TIFS = frozenset({"DAY", "GTC", "IOC", "OPG", "FOK", "PAX"})
 SEC_TYPES = frozenset({"STK", "OPT", "FUT", "CASH", "BOND", "CFD", "FUND", "IND", "WAR"})
-BAR_SIZES = frozenset(
-    {"1min", "2min", "3min", "5min", "10min", "15min", "30min"}
-    | {"1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m"}
-)
+BAR_SIZES = (
+    "1min", "2min", "3min", "5min", "10min", "15min", "30min",
+    "1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m",
+)  # fmt: skip
 PERIOD_UNITS = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
 """History period unit → the largest count IBKR accepts (IBKR-FACTS §5)."""
 
@@ -132,45 +138,12 @@ def _conid(value: object) -> int:
     return value
 
 
-def _conids(value: object) -> list[int]:
-    if not isinstance(value, list | tuple):
-        return [_conid(value)]
-    items = list(value)
-    if not items:
-        raise ValueError("must name at least one conid")
-    if len(items) > MAX_SNAPSHOT_CONIDS:
-        raise ValueError(f"at most {MAX_SNAPSHOT_CONIDS} conids per request")
-    return _each(_conid, items)
-
-
 def _field_tag(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value)
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return value
     raise ValueError("must be a numeric field tag like 31 or '84'")
-
-
-def _field_tags(value: object) -> list[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list | tuple):
-        raise ValueError("must be a list of field tags like [31, 84, 86]")
-    if not value:
-        raise ValueError("must name at least one field tag (or be None for the defaults)")
-    if len(value) > MAX_SNAPSHOT_FIELDS:
-        raise ValueError(f"at most {MAX_SNAPSHOT_FIELDS} fields per request")
-    return _each(_field_tag, value)
-
-
-def _message_ids(value: object) -> list[str]:
-    if not isinstance(value, list | tuple):
-        raise ValueError("must be a list of question ids like ['o163']")
-    if not value:
-        raise ValueError("must name at least one question id")
-    if len(value) > MAX_SUPPRESSED_IDS:
-        raise ValueError(f"at most {MAX_SUPPRESSED_IDS} ids per request")
-    return _each(_message_id, value)
 
 
 def _message_id(value: object) -> str:
@@ -182,15 +155,47 @@ def _message_id(value: object) -> str:
 _T = TypeVar("_T")
 
 
-def _each(rule: Callable[[object], _T], items: Sequence[object]) -> list[_T]:
-    """Apply ``rule`` to every item, saying which item broke it."""
-    checked = []
-    for index, item in enumerate(items):
-        try:
-            checked.append(rule(item))
-        except ValueError as exc:
-            raise ValueError(f"item {index} ({item!r}) {exc}") from None
-    return checked
+def _list_of(
+    rule: Callable[[object], _T], *, noun: str, most: int, example: str
+) -> Callable[[object], list[_T]]:
+    """A list (or tuple) of 1..``most`` items, each checked by ``rule``."""
+
+    def check(value: object) -> list[_T]:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a list of {noun}s like {example}")
+        if not value:
+            raise ValueError(f"must name at least one {noun}")
+        if len(value) > most:
+            raise ValueError(f"at most {most} {noun}s per request")
+        checked = []
+        for index, item in enumerate(value):
+            try:
+                checked.append(rule(item))
+            except ValueError as exc:
+                raise ValueError(f"item {index} ({item!r}) {exc}") from None
+        return checked
+
+    return check
+
+
+_conid_list = _list_of(_conid, noun="conid", most=MAX_SNAPSHOT_CONIDS, example="[265598, 8314]")
+_field_tag_list = _list_of(
+    _field_tag, noun="field tag", most=MAX_SNAPSHOT_FIELDS, example="[31, 84]"
+)
+
+
+def _conids(value: object) -> list[int]:
+    """One conid or a list of them (``get_market_snapshot(conids=265598)`` is common)."""
+    return _conid_list(value) if isinstance(value, list | tuple) else [_conid(value)]
+
+
+def _field_tags(value: object) -> list[str] | None:
+    return None if value is None else _field_tag_list(value)
+
+
+_message_ids = _list_of(
+    _message_id, noun="question id", most=MAX_SUPPRESSED_IDS, example="['o163', 'o451']"
+)
 
 
 def _optional_positive_number(value: object) -> int | float | None:
@@ -205,22 +210,20 @@ def _positive_number(value: object) -> int | float:
     return value
 
 
-def _choice(choices: frozenset[str]) -> Callable[[object], str]:
-    """A case-insensitive choice among ``choices``, normalised to upper case."""
-    listed = ", ".join(sorted(choices))
+def _choice(choices: Mapping[str, str]) -> Callable[[object], str]:
+    """A case-insensitive choice among ``choices``' keys, normalised to its value."""
+    listed = ", ".join(choices)
 
     def check(value: object) -> str:
         if not isinstance(value, str) or value.upper() not in choices:
             raise ValueError(f"must be one of {listed}")
-        return value.upper()
+        return choices[value.upper()]
 
     return check
 
 
-def _order_type(value: object) -> str:
-    if not isinstance(value, str) or value.upper() not in ORDER_TYPES:
-        raise ValueError(f"must be one of {', '.join(ORDER_TYPES)}")
-    return ORDER_TYPES[value.upper()]
+def _upper(words: frozenset[str]) -> Mapping[str, str]:
+    return {word: word for word in sorted(words)}
 
 
 def _symbol(value: object) -> str:
@@ -254,9 +257,7 @@ def _period(value: object) -> str:
 
 def _bar(value: object) -> str:
     if not isinstance(value, str) or value not in BAR_SIZES:
-        raise ValueError(
-            "must be one of 1min 2min 3min 5min 10min 15min 30min 1h 2h 3h 4h 8h 1d 1w 1m"
-        )
+        raise ValueError(f"must be one of {' '.join(BAR_SIZES)}")
     return value
 
 
@@ -323,7 +324,7 @@ class SearchContractArgs(_Arguments):
     """``search_contract(symbol, sec_type="STK")``."""
 
     symbol: Annotated[str, BeforeValidator(_symbol)]
-    sec_type: Annotated[str, BeforeValidator(_choice(SEC_TYPES))] = "STK"
+    sec_type: Annotated[str, BeforeValidator(_choice(_upper(SEC_TYPES)))] = "STK"
 
 
 class GetContractDetailsArgs(_Arguments):
@@ -361,11 +362,11 @@ class _OrderArguments(_AccountArguments):
     """The fields place_order and modify_order share, and how they become a gateway order."""
 
     conid: Conid
-    side: Annotated[str, BeforeValidator(_choice(SIDES))]
+    side: Annotated[str, BeforeValidator(_choice(_upper(SIDES)))]
     quantity: Quantity
-    order_type: Annotated[str, BeforeValidator(_order_type)] = "MKT"
+    order_type: Annotated[str, BeforeValidator(_choice(ORDER_TYPES))] = "MKT"
     price: Price = None
-    tif: Annotated[str, BeforeValidator(_choice(TIFS))] = "DAY"
+    tif: Annotated[str, BeforeValidator(_choice(_upper(TIFS)))] = "DAY"
     aux_price: Price = None
     trailing_amt: Price = None
     trailing_type: Literal["amt", "%"] | None = None
@@ -423,7 +424,7 @@ class ModifyOrderArgs(_OrderArguments):
     all the original fields, because the gateway replaces the order rather than patching."""
 
     order_id: OrderId
-    order_type: Annotated[str, BeforeValidator(_order_type)] = "LMT"
+    order_type: Annotated[str, BeforeValidator(_choice(ORDER_TYPES))] = "LMT"
 
 
 # --- the entry point -------------------------------------------------------------------
