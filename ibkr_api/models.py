@@ -102,7 +102,7 @@ def _from_seconds(value: object) -> _dt.datetime | None:
     return _epoch(value, unit=1.0)
 
 
-def _text(value: object) -> str | None:
+def _id_text(value: object) -> str | None:
     """Ids the gateway sends as numbers or strings (order ids), normalised to ``str``."""
     if value is None or (isinstance(value, str) and not value):
         return None
@@ -114,7 +114,7 @@ def _text(value: object) -> str | None:
 Number = Annotated[float | None, BeforeValidator(parse_number)]
 Millis = Annotated[_dt.datetime | None, BeforeValidator(_from_millis)]
 Seconds = Annotated[_dt.datetime | None, BeforeValidator(_from_seconds)]
-Id = Annotated[str | None, BeforeValidator(_text)]
+Id = Annotated[str | None, BeforeValidator(_id_text)]
 
 
 def _alias(*names: str) -> Any:
@@ -131,21 +131,21 @@ class _View(BaseModel):
     def from_json(cls, payload: object) -> Self:
         """Build the view from one JSON object of the gateway's answer."""
         if not isinstance(payload, Mapping):
-            raise malformed(cls, payload, "expected a JSON object")
+            raise _malformed(cls, payload, "expected a JSON object")
         try:
             return cls.model_validate(payload)
         except ValidationError as exc:
-            raise malformed(cls, payload, _describe(exc)) from None
+            raise _malformed(cls, payload, _describe(exc)) from None
 
     @classmethod
     def list_from_json(cls, payload: object) -> list[Self]:
         """Build one view per element of a JSON array (positions, accounts, quotes, ...)."""
         if not isinstance(payload, list):
-            raise malformed(cls, payload, "expected a JSON array")
+            raise _malformed(cls, payload, "expected a JSON array")
         return [cls.from_json(item) for item in payload]
 
 
-def malformed(view: type[BaseModel], payload: object, reason: str) -> IbkrAPIError:
+def _malformed(view: type[BaseModel], payload: object, reason: str) -> IbkrAPIError:
     """The error for an answer that does not have the shape the view expects."""
     return IbkrAPIError("malformed", f"unexpected {view.__name__} payload: {reason}", body=payload)
 
@@ -297,7 +297,7 @@ class LedgerEntry(_View):
     def by_currency(cls, payload: object) -> dict[str, LedgerEntry]:
         """The whole ledger answer, keyed like the gateway's (``"USD"``, ``"BASE"``, ...)."""
         if not isinstance(payload, Mapping):
-            raise malformed(cls, payload, "expected a JSON object keyed by currency")
+            raise _malformed(cls, payload, "expected a JSON object keyed by currency")
         return {str(key): cls.from_json(entry) for key, entry in payload.items()}
 
 
@@ -307,7 +307,7 @@ class LedgerEntry(_View):
 class Order(_View):
     """One live order of ``get_orders``; ``coid`` is the cOID we sent (``order_ref``)."""
 
-    order_id: Annotated[str, BeforeValidator(_text)] = Field(
+    order_id: Annotated[str, BeforeValidator(_id_text)] = Field(
         validation_alias=AliasChoices("orderId", "order_id")
     )
     account_id: str | None = _alias("acct", "account", "account_id")
@@ -355,7 +355,7 @@ class OrderReply(_View):
         """Accepts the gateway's list (its first element decides) or a bare object."""
         first = payload[0] if isinstance(payload, list) and payload else payload
         if not isinstance(first, Mapping):
-            raise malformed(cls, payload, "expected a non-empty JSON array or an object")
+            raise _malformed(cls, payload, "expected a non-empty JSON array or an object")
         kind = _reply_kind(cls, first)
         fields = _question_fields(first) if kind == "question" else {}
         return super().from_json({**first, **fields, "kind": kind})
@@ -368,7 +368,7 @@ def _reply_kind(view: type[BaseModel], reply: Mapping[str, Any]) -> str:
         return "question"
     if "order_id" in reply:
         return "submitted"
-    raise malformed(view, reply, "neither an order, a question nor an error")
+    raise _malformed(view, reply, "neither an order, a question nor an error")
 
 
 def _question_fields(reply: Mapping[str, Any]) -> dict[str, Any]:
@@ -400,7 +400,7 @@ class AuthStatus(_View):
             iserver = payload["iserver"]
             status = iserver.get("authStatus") if isinstance(iserver, Mapping) else None
             if not isinstance(status, Mapping):
-                raise malformed(cls, payload, "tickle answer without iserver.authStatus")
+                raise _malformed(cls, payload, "tickle answer without iserver.authStatus")
             payload = status
         return super().from_json(payload)
 
