@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -11,7 +14,7 @@ from ibkr_session.state import TRANSITIONS, IllegalTransitionError, StateMachine
 S = SessionState
 
 
-def transitions_logged(logs: list[dict[str, object]]) -> list[tuple[object, object, object]]:
+def transitions_logged(logs: Sequence[Mapping[str, Any]]) -> list[tuple[Any, Any, Any]]:
     return [
         (entry["old"], entry["new"], entry["reason"])
         for entry in logs
