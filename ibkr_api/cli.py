@@ -17,6 +17,7 @@ commands, so ``ibkr --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -25,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+import structlog
 
 from ibkr_session.errors import IbkrError
 from ibkr_session.schedule import REGION_ZONES
@@ -42,14 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         parser.print_help()
         return 2
-    try:
-        return command(args)
-    except IbkrError as exc:
-        print(f"ibkr: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as exc:
-        print(f"ibkr: {exc}", file=sys.stderr)
-        return 1
+    with _logging(args.verbose - args.quiet):
+        try:
+            return command(args)
+        except IbkrError as exc:
+            print(f"ibkr: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        except (OSError, ValueError) as exc:
+            print(f"ibkr: {exc}", file=sys.stderr)
+            return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ibkr",
         description="Keep trading workers alive on the IBKR Client Portal Gateway.",
         epilog="Try `ibkr demo` for a simulated day and night in under a minute.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log lines on stderr (-v: debug)"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="fewer log lines on stderr (-q: warnings only)",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -143,6 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _logging(verbosity: int) -> Iterator[None]:
+    """Log lines go to stderr (results to stdout), at INFO unless -v / -q say otherwise.
+
+    The previous structlog configuration is restored afterwards, for in-process callers.
+    """
+    level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
+    previous = structlog.get_config()
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**previous)
+
+
 def _add_gateway(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--gateway",
@@ -220,16 +252,19 @@ def _run(args: argparse.Namespace) -> int:
 def _sim(args: argparse.Namespace) -> int:
     from ibkr_sim.gateway import SimulatedGateway
 
-    with SimulatedGateway(region=args.region) as sim:
+    stop = threading.Event()
+    sim = SimulatedGateway(region=args.region)
+    with _stop_on_ctrl_c(stop, message="stopping the simulator"):
         url = sim.start(host=args.host, port=args.port)
-        print(f"Simulated IBKR gateway at {url}", flush=True)
-        print(f"certificate {sim.fingerprint}")
-        print(f"try: ibkr run examples/nlv_summary.py --gateway {url} --interval 5")
-        print("Ctrl-C to stop.", flush=True)
-        stop = threading.Event()
-        with _stop_on_ctrl_c(stop):
+        try:
+            print(f"Simulated IBKR gateway at {url}")
+            print(f"certificate {sim.fingerprint}")
+            print(f"try: ibkr run examples/nlv_summary.py --gateway {url} --interval 5")
+            print("Ctrl-C to stop.", flush=True)
             while not stop.wait(3600):
                 pass
+        finally:
+            sim.stop()
     print("simulator stopped")
     return 0
 
@@ -258,14 +293,18 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+def _stop_on_ctrl_c(
+    stop: threading.Event,
+    *,
+    message: str = "stopping after the current tick (Ctrl-C again to abort)",
+) -> Iterator[None]:
     """First Ctrl-C sets ``stop`` (finish the current tick); a second one aborts."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def first(signum: int, frame: FrameType | None) -> None:
-        print("\nstopping after the current tick (Ctrl-C again to abort)", file=sys.stderr)
+        print(f"\n{message}", file=sys.stderr)
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -274,7 +313,3 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
