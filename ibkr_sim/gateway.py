@@ -20,7 +20,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +34,7 @@ from ibkr_sim.faults import FaultPlan
 from ibkr_sim.market import Market
 from ibkr_sim.market_endpoints import MarketEndpoints
 from ibkr_sim.nightly import NightlyReset
-from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, ServerPacing
+from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, Admission, ServerPacing
 from ibkr_sim.refusal import Refusal
 from ibkr_sim.replies import Reply, empty_reply, error_reply, json_reply, not_found_reply
 from ibkr_sim.routing import Access, Call, Route, RouteTable
@@ -242,13 +242,15 @@ class SimulatedGateway:
         method = incoming.method.upper()
         path = _api_path(incoming.path)
         logged_path = path if path is not None else incoming.path
-        holds_history = False
+        release_slot: Callable[[], None] | None = None
         with self._lock:
             delay = self._faults.delay_for(method, logged_path)
             reply = self._faults.failure_for(method, logged_path)
             if reply is None and path is not None and self._pacing is not None:
-                reply = self._pace(method, path)
-                holds_history = reply is None and self._pacing.is_history(method, path)
+                admission = self._pacing.admit(method, path, self.clock.monotonic())
+                reply = _pacing_refusal(admission)
+                if admission.holds_history_slot:
+                    release_slot = self._pacing.release_history
         try:
             if delay > 0:
                 time.sleep(delay)
@@ -256,27 +258,17 @@ class SimulatedGateway:
                 with self._lock:
                     reply = self._process(method, path, incoming)
         finally:
-            if holds_history and self._pacing is not None:
+            if release_slot is not None:
                 with self._lock:
-                    self._pacing.release_history()
+                    release_slot()
         with self._lock:
             dropped = self._faults.drop_for(method, logged_path)
-            self._requests.append(
-                SimRequest(
-                    arrived, method, logged_path, dict(incoming.query), reply.status, dropped
-                )
+            record = SimRequest(
+                arrived, method, logged_path, dict(incoming.query), reply.status, dropped
             )
+            self._requests.append(record)
         log.debug("sim.request", method=method, path=logged_path, status=reply.status)
         return None if dropped else reply
-
-    def _pace(self, method: str, path: str) -> Reply | None:
-        assert self._pacing is not None
-        admission = self._pacing.admit(method, path, self.clock.monotonic())
-        if admission.history_busy:
-            return error_reply(429, HISTORY_BUSY_MESSAGE)
-        if not admission.admitted:
-            return empty_reply(429)
-        return None
 
     def _process(self, method: str, path: str | None, incoming: IncomingRequest) -> Reply:
         if path is None:
@@ -340,6 +332,14 @@ def _api_path(raw_path: str) -> str | None:
     """The path below ``/v1/api`` (``/tickle``), or ``None`` outside the API."""
     if raw_path.startswith(_API_PREFIX + "/"):
         return raw_path[len(_API_PREFIX) :]
+    return None
+
+
+def _pacing_refusal(admission: Admission) -> Reply | None:
+    if admission.history_busy:
+        return error_reply(429, HISTORY_BUSY_MESSAGE)
+    if not admission.admitted:
+        return empty_reply(429)
     return None
 
 

@@ -55,6 +55,7 @@ class Admission:
 
     admitted: bool
     history_busy: bool = False
+    holds_history_slot: bool = False
 
 
 class ServerPacing:
@@ -79,26 +80,18 @@ class ServerPacing:
         if any(self._is_full(rule, now) for rule in matching):
             self._penalty_until = now + self._penalty_seconds
             return Admission(admitted=False)
-        if self.is_history(method, path) and self._history_in_flight >= _HISTORY_CONCURRENCY:
+        history = method == "GET" and path == _HISTORY_PATH
+        if history and self._history_in_flight >= _HISTORY_CONCURRENCY:
             return Admission(admitted=False, history_busy=True)
         for rule in matching:
             self._seen[rule.name].append(now)
-        if self.is_history(method, path):
+        if history:
             self._history_in_flight += 1
-        return Admission(admitted=True)
+        return Admission(admitted=True, holds_history_slot=history)
 
     def release_history(self) -> None:
         """Give back the in-flight slot an admitted history request held."""
         self._history_in_flight -= 1
-
-    @property
-    def penalized_until(self) -> float:
-        """Monotonic time the penalty box ends (``-inf`` when none was ever given)."""
-        return self._penalty_until
-
-    @staticmethod
-    def is_history(method: str, path: str) -> bool:
-        return method == "GET" and path == _HISTORY_PATH
 
     def _is_full(self, rule: RateRule, now: float) -> bool:
         seen = self._seen[rule.name]
