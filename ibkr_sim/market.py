@@ -21,6 +21,7 @@ Public methods (what the HTTP side codes against):
   conid or a bad period/bar.
 - ``price(conid) -> float`` (last trade, tick-rounded; the last close when closed),
   ``set_price(conid, price)``, ``quote(conid) -> Quote``, ``is_trading(conid) -> bool``,
+  ``prior_close(conid) -> float``, ``bid_ask(conid, last) -> (bid, ask)``,
   ``prices_between(conid, since, until) -> list[(t, price)]`` (for the broker's fills),
   ``instrument(conid) -> Instrument | None``.
 """
@@ -133,6 +134,18 @@ class Market:
             t -= step
         return samples[::-1]
 
+    def bid_ask(self, conid: int, last: float) -> tuple[float, float]:
+        """The quote around a trade at ``last``: one tick either side."""
+        instrument = self._known(conid)
+        tick = instrument.tick
+        return instrument.round_to_tick(last - tick), instrument.round_to_tick(last + tick)
+
+    def prior_close(self, conid: int) -> float:
+        """The close of the session before the latest one (what 82/83 compare against)."""
+        instrument = self._known(conid)
+        session = instrument.hours.latest_session(self._now())
+        return self.price_at(instrument, self._previous_session(instrument, session).close)
+
     def quote(self, conid: int) -> Quote:
         instrument = self._known(conid)
         now = self._now()
@@ -143,10 +156,11 @@ class Market:
         high, low = self._high_low(instrument, session, min(now, session.close))
         jitter = self._path.jitter
         unit = instrument.size_unit
+        bid, ask = self.bid_ask(conid, last)
         return Quote(
             last=last,
-            bid=instrument.round_to_tick(last - instrument.tick),
-            ask=instrument.round_to_tick(last + instrument.tick),
+            bid=bid,
+            ask=ask,
             bid_size=unit * (1 + int(jitter(instrument, now, 31) * 40)),
             ask_size=unit * (1 + int(jitter(instrument, now, 32) * 40)),
             last_size=unit * (1 + int(jitter(instrument, now, 33) * 5)),

@@ -1,0 +1,468 @@
+"""The simulated broker: accounts, the order book, order questions, fills, portfolio views.
+
+Plain object, no HTTP, not thread-safe: the gateway calls it under its one lock and sends
+the returned values as JSON (HTTP 200) unchanged. Methods that take an account raise
+``UnknownAccountError`` (``.status`` 400, ``.body``) for an account the user lacks.
+
+Public methods (what the HTTP side codes against):
+
+- ``accounts_list() -> list`` — ``/portfolio/accounts`` (and ``/portfolio/subaccounts``).
+- ``iserver_accounts(selected) -> dict`` — ``/iserver/accounts``.
+- ``summary(acct) -> dict`` — ``/portfolio/{acct}/summary`` (timestamps in ms).
+- ``ledger(acct) -> dict`` — ``/portfolio/{acct}/ledger`` (per currency + BASE, seconds).
+- ``positions(acct, page) -> list`` — ``/portfolio/{acct}/positions/{page}`` (≤ 100).
+- ``pnl() -> dict`` — ``/iserver/account/pnl/partitioned``.
+- ``trades(acct=None) -> list`` — ``/iserver/account/trades``.
+- ``orders(acct=None, filters=None) -> dict`` — ``/iserver/account/orders``:
+  ``{"orders": [...], "snapshot": true}``; ``filters`` like ``"filled"`` or
+  ``"Submitted,PreSubmitted"``.
+- ``place(acct, orders, suppressed) -> list | dict`` — ``POST .../orders``: a success list
+  ``[{"order_id", "order_status", "encrypt_message"}]``, a question list
+  ``[{"id", "message", "isSuppressed", "messageIds", "messageOptions"}]`` or a reject
+  ``{"error": ...}`` (including a duplicate cOID seen in the last 24 h).
+- ``reply(reply_id, confirmed) -> list | dict`` — ``POST /iserver/reply/{id}``: the next
+  question, the success list, ``{"error": "reply id not found: '<id>'"}`` (ids are
+  single-use; the gateway may send that one with HTTP 400) or, when not confirmed,
+  ``{"error": "Order not confirmed "}`` (the spec's text, trailing space included).
+- ``cancel_pending_questions() -> None`` — another request arrived between a question and
+  its reply: the pending order is dropped.
+- ``modify(acct, order_id, order, suppressed=frozenset()) -> list | dict`` — like place.
+- ``cancel(acct, order_id) -> dict`` — ``{"msg": "Request was submitted", ...}``; the order
+  is cancelled by the next ``process()``. Unknown: ``{"error": "OrderID 1 doesn't exist"}``.
+- ``process() -> None`` — let time act: fill resting orders the price path crossed since
+  the last call, apply cancels, expire DAY orders at the close. Call it before answering.
+- ``reset_session() -> None`` — the brokerage session ended: pending questions and market
+  data subscriptions are dropped; orders, positions and cash survive.
+- Inspection: ``order(order_id)``, ``order_by_coid(coid)``, ``executions``,
+  ``executions_by_coid()``, ``portfolio(acct)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ibkr_session.clock import Clock
+from ibkr_sim.accounts import iserver_accounts, portfolio_accounts
+from ibkr_sim.executions import Execution
+from ibkr_sim.market import Market
+from ibkr_sim.orders import SimOrder
+from ibkr_sim.portfolio import Portfolio
+from ibkr_sim.questions import Question, questions_for
+from ibkr_sim.refusal import UnknownAccountError
+from ibkr_sim.tickets import OrderTicket, parse_ticket
+
+__all__ = ["Broker"]
+
+COID_MEMORY = 86_400.0
+"""How long a cOID stays registered (IBKR-FACTS §8: unique for 24 h)."""
+_FIRST_ORDER_ID = 1_370_093_240
+_NOT_CONFIRMED = "Order not confirmed "  # sic: IBKR's spec example ends with a space
+_SUMMARY_SEGMENTED = (
+    "netliquidation", "totalcashvalue", "settledcash", "grosspositionvalue",
+    "equitywithloanvalue", "initmarginreq", "maintmarginreq", "availablefunds",
+    "excessliquidity",
+)  # fmt: skip
+
+Answer = list[dict[str, object]] | dict[str, object]
+
+
+@dataclass
+class _Pending:
+    """Orders waiting for the answers to their questions."""
+
+    account: str
+    tickets: list[OrderTicket]
+    questions: list[Question]
+    modifies: int | None = None  # the order id a modify replaces
+
+
+class Broker:
+    """Orders, fills and money of the simulated user's accounts."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        market: Market,
+        *,
+        accounts: Sequence[str] = ("U1234567",),
+        cash: float = 1_000_000.0,
+    ) -> None:
+        if not accounts:
+            raise ValueError("the simulated user needs at least one account")
+        self._clock = clock
+        self._market = market
+        self._accounts = tuple(accounts)
+        self._portfolios = {a: Portfolio(a, cash, market) for a in self._accounts}
+        self._orders: dict[int, SimOrder] = {}
+        self._by_coid: dict[str, SimOrder] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._executions: list[Execution] = []
+        self._next_order_id = _FIRST_ORDER_ID
+        self._reply_ids = random.Random(len(self._accounts))
+
+    # -- accounts and portfolio ------------------------------------------------------
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return self._accounts
+
+    def portfolio(self, acct: str) -> Portfolio:
+        portfolio = self._portfolios.get(acct)
+        if portfolio is None:
+            raise UnknownAccountError(acct)
+        return portfolio
+
+    def accounts_list(self) -> list[dict[str, object]]:
+        return portfolio_accounts(self._accounts)
+
+    def iserver_accounts(self, selected: str | None) -> dict[str, object]:
+        return iserver_accounts(self._accounts, selected)
+
+    def summary(self, acct: str) -> dict[str, dict[str, object]]:
+        totals = self.portfolio(acct).totals()
+        stamp = int(self._now() * 1000)
+        money = {
+            "netliquidation": totals["net_liquidation"],
+            "totalcashvalue": totals["cash"],
+            "settledcash": totals["cash"],
+            "grosspositionvalue": totals["gross"],
+            "equitywithloanvalue": totals["net_liquidation"],
+            "initmarginreq": totals["margin"],
+            "maintmarginreq": totals["margin"],
+            "availablefunds": totals["available"],
+            "excessliquidity": totals["available"],
+            "buyingpower": totals["available"] * 4,
+        }
+        for key in _SUMMARY_SEGMENTED:
+            money[f"{key}-c"] = 0.0
+            money[f"{key}-s"] = money[key]
+        answer = {
+            "accountcode": _summary_entry(0.0, None, acct, stamp),
+            "accountready": _summary_entry(0.0, None, "true", stamp),
+            "accounttype": _summary_entry(0.0, None, "INDIVIDUAL", stamp),
+        }
+        for key, amount in money.items():
+            rounded = round(amount, 2)
+            answer[key] = _summary_entry(rounded, "USD", str(rounded), stamp)
+        return answer
+
+    def ledger(self, acct: str) -> dict[str, dict[str, object]]:
+        return self.portfolio(acct).ledger(self._now())
+
+    def positions(self, acct: str, page: int = 0) -> list[dict[str, object]]:
+        return self.portfolio(acct).positions_page(page)
+
+    def pnl(self) -> dict[str, object]:
+        rows: dict[str, object] = {}
+        for acct, portfolio in self._portfolios.items():
+            totals = portfolio.totals()
+            rows[f"{acct}.Core"] = {
+                "rowType": 1,
+                "dpl": round(totals["daily"], 2),
+                "nl": round(totals["net_liquidation"], 2),
+                "upl": round(totals["unrealized"], 2),
+                "el": round(totals["available"], 2),
+                "mv": round(totals["market_value"], 2),
+            }
+        return {"upnl": rows}
+
+    # -- orders ----------------------------------------------------------------------
+
+    def place(
+        self, acct: str, orders: Sequence[Mapping[str, object]], suppressed: Iterable[str]
+    ) -> Answer:
+        self.portfolio(acct)
+        if not orders:
+            return {"error": "Bad Request: no orders in the request"}
+        tickets: list[OrderTicket] = []
+        for order in orders:
+            ticket = parse_ticket(order)
+            if isinstance(ticket, str):
+                return {"error": ticket}
+            tickets.append(ticket)
+        duplicate = self._duplicate_coid(tickets)
+        if duplicate is not None:
+            return {"error": duplicate}
+        return self._ask_or_submit(_Pending(acct, tickets, self._questions(tickets, suppressed)))
+
+    def reply(self, reply_id: str, confirmed: bool) -> Answer:
+        pending = self._pending.pop(reply_id, None)
+        if pending is None:
+            return {"error": f"reply id not found: '{reply_id}'"}
+        if not confirmed:
+            return {"error": _NOT_CONFIRMED}
+        return self._ask_or_submit(pending)
+
+    def cancel_pending_questions(self) -> None:
+        self._pending.clear()
+
+    def modify(
+        self,
+        acct: str,
+        order_id: int | str,
+        order: Mapping[str, object],
+        suppressed: Iterable[str] = frozenset(),
+    ) -> Answer:
+        self.portfolio(acct)
+        existing = self._find(acct, order_id)
+        if existing is None or not existing.live:
+            return {"error": f"OrderID {order_id} doesn't exist"}
+        ticket = parse_ticket({"conid": existing.ticket.conid, **order})
+        if isinstance(ticket, str):
+            return {"error": ticket}
+        if ticket.conid != existing.ticket.conid:
+            return {"error": f"OrderID {order_id}: the contract of an order cannot be modified"}
+        ticket = dataclasses.replace(ticket, coid=existing.coid)
+        pending = _Pending(acct, [ticket], self._questions([ticket], suppressed), existing.order_id)
+        return self._ask_or_submit(pending)
+
+    def cancel(self, acct: str, order_id: int | str) -> dict[str, object]:
+        self.portfolio(acct)
+        order = self._find(acct, order_id)
+        if order is None:
+            return {"error": f"OrderID {order_id} doesn't exist"}
+        if order.live:
+            order.cancel_requested = True
+        return {
+            "msg": "Request was submitted",
+            "order_id": order.order_id,
+            "conid": -1,
+            "account": None,
+        }
+
+    def orders(self, acct: str | None = None, filters: str | None = None) -> dict[str, object]:
+        if acct is not None:
+            self.portfolio(acct)
+        wanted = _status_filter(filters)
+        now_ms = int(self._now() * 1000)
+        rows = [
+            order.row(now_ms)
+            for order in sorted(self._orders.values(), key=lambda o: -o.order_id)
+            if (acct is None or order.account == acct)
+            and (wanted is None or order.status.lower() in wanted)
+        ]
+        return {"orders": rows, "snapshot": True}
+
+    def trades(self, acct: str | None = None) -> list[dict[str, object]]:
+        if acct is not None:
+            self.portfolio(acct)
+        return [e.row() for e in self._executions if acct is None or e.account == acct]
+
+    def process(self) -> None:
+        now = self._now()
+        for order in list(self._orders.values()):
+            if order.live:
+                self._work(order, now)
+
+    def reset_session(self) -> None:
+        self._pending.clear()
+        self._market.reset_subscriptions()
+
+    # -- inspection ------------------------------------------------------------------
+
+    def order(self, order_id: int | str) -> SimOrder | None:
+        number = _order_number(order_id)
+        return self._orders.get(number) if number is not None else None
+
+    def order_by_coid(self, coid: str) -> SimOrder | None:
+        return self._by_coid.get(coid)
+
+    @property
+    def executions(self) -> list[Execution]:
+        return list(self._executions)
+
+    def executions_by_coid(self) -> dict[str, list[Execution]]:
+        """Fills grouped by cOID: a retried order must never show two."""
+        grouped: dict[str, list[Execution]] = {}
+        for execution in self._executions:
+            if execution.coid is not None:
+                grouped.setdefault(execution.coid, []).append(execution)
+        return grouped
+
+    # -- internals -------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _find(self, acct: str, order_id: int | str) -> SimOrder | None:
+        order = self.order(order_id)
+        return order if order is not None and order.account == acct else None
+
+    def _questions(self, tickets: list[OrderTicket], suppressed: Iterable[str]) -> list[Question]:
+        skip = set(suppressed)
+        asked: dict[str, Question] = {}
+        for ticket in tickets:
+            last = self._market.price(ticket.conid)
+            has_data = self._market.has_market_data(ticket.conid)
+            for question in questions_for(ticket, last, has_data):
+                if question.message_id not in skip:
+                    asked.setdefault(question.message_id, question)
+        return list(asked.values())
+
+    def _ask_or_submit(self, pending: _Pending) -> Answer:
+        if not pending.questions:
+            return self._submit(pending)
+        question = pending.questions.pop(0)
+        reply_id = str(uuid.UUID(int=self._reply_ids.getrandbits(128), version=4))
+        self._pending[reply_id] = pending
+        return [
+            {
+                "id": reply_id,
+                "message": [question.text],
+                "isSuppressed": False,
+                "messageIds": [question.message_id],
+                "messageOptions": ["Yes", "No"],
+            }
+        ]
+
+    def _submit(self, pending: _Pending) -> Answer:
+        now = self._now()
+        if pending.modifies is not None:
+            order = self._orders[pending.modifies]
+            if not order.live:
+                return {"error": f"OrderID {order.order_id} doesn't exist"}
+            order.replace(pending.tickets[0], now)
+            order.checked_until = now
+            self._start(order, now)
+            return [_acknowledgement(order)]
+        duplicate = self._duplicate_coid(pending.tickets)
+        if duplicate is not None:
+            return {"error": duplicate}
+        return [_acknowledgement(self._book(pending.account, t, now)) for t in pending.tickets]
+
+    def _book(self, acct: str, ticket: OrderTicket, now: float) -> SimOrder:
+        hours = ticket.instrument.hours
+        opens_at = None
+        if ticket.tif == "OPG":
+            opens_at = next(s.open for s in hours.sessions_forwards(now) if s.open > now)
+        order = SimOrder(
+            order_id=self._next_order_id,
+            account=acct,
+            ticket=ticket,
+            placed_at=now,
+            expires_at=hours.next_close(now) if ticket.tif == "DAY" else None,
+            opens_at=opens_at,
+            updated_at=now,
+            checked_until=now,
+        )
+        self._next_order_id += 1
+        self._orders[order.order_id] = order
+        if ticket.coid is not None:
+            self._by_coid[ticket.coid] = order
+        self._start(order, now)
+        return order
+
+    def _start(self, order: SimOrder, now: float) -> None:
+        """Try the order against the current trade; IOC/FOK die if that fails."""
+        trading = self._market.is_trading(order.ticket.conid)
+        if trading and order.opens_at is None:
+            last = self._market.price(order.ticket.conid)
+            if self._try_execute(order, now, last):
+                return
+        if order.ticket.tif in ("IOC", "FOK"):
+            self._close(order, "Cancelled", now)
+            return
+        order.status = order.status_now(trading)
+
+    def _work(self, order: SimOrder, now: float) -> None:
+        if order.cancel_requested:
+            self._close(order, "Cancelled", now)
+            return
+        conid = order.ticket.conid
+        trades = self._market.prices_between(conid, order.checked_until, now)
+        if not trades and self._market.is_trading(conid):  # no time passed: the trade now
+            trades = [(now, self._market.price(conid))]
+        for t, last in trades:
+            if order.expires_at is not None and t >= order.expires_at:
+                break
+            if order.opens_at is not None and t < order.opens_at:
+                continue
+            if self._try_execute(order, t, last) or order.opens_at is not None:
+                break
+        order.checked_until = now
+        if not order.live:
+            return
+        expiry = order.expires_at if order.expires_at is not None else order.opens_at
+        if expiry is not None and now >= expiry:
+            self._close(order, "Cancelled", now)
+        else:
+            order.status = order.status_now(self._market.is_trading(conid))
+
+    def _try_execute(self, order: SimOrder, t: float, last: float) -> bool:
+        bid, ask = self._market.bid_ask(order.ticket.conid, last)
+        price = order.execution_price(last, bid, ask)
+        if price is None:
+            return False
+        ticket = order.ticket
+        order.filled_quantity = ticket.quantity
+        order.average_price = price
+        self._close(order, "Filled", t)
+        self.portfolio(order.account).apply_fill(
+            ticket.instrument, ticket.is_buy, ticket.quantity, price
+        )
+        self._executions.append(
+            Execution(
+                execution_id=f"{len(self._executions) + 1:08x}.{order.order_id:08x}.01.01",
+                order_id=order.order_id,
+                account=order.account,
+                instrument=ticket.instrument,
+                buy=ticket.is_buy,
+                quantity=ticket.quantity,
+                price=price,
+                time=t,
+                coid=ticket.coid,
+            )
+        )
+        return True
+
+    def _close(self, order: SimOrder, status: str, t: float) -> None:
+        order.status = status
+        order.updated_at = t
+        order.cancel_requested = False
+
+    def _duplicate_coid(self, tickets: list[OrderTicket]) -> str | None:
+        now = self._now()
+        seen: set[str] = set()
+        for ticket in tickets:
+            coid = ticket.coid
+            if coid is None:
+                continue
+            prior = self._by_coid.get(coid)
+            if coid in seen or (prior is not None and now - prior.placed_at < COID_MEMORY):
+                return f"Order couldn't be submitted: Local order ID={coid} is already registered."
+            seen.add(coid)
+        return None
+
+
+def _acknowledgement(order: SimOrder) -> dict[str, object]:
+    return {"order_id": str(order.order_id), "order_status": order.status, "encrypt_message": "1"}
+
+
+def _summary_entry(
+    amount: float, currency: str | None, value: str, stamp: int
+) -> dict[str, object]:
+    return {
+        "amount": amount,
+        "currency": currency,
+        "isNull": False,
+        "timestamp": stamp,
+        "value": value,
+        "severity": 0,
+    }
+
+
+def _status_filter(filters: str | None) -> set[str] | None:
+    """``"filled,pre_submitted"`` → ``{"filled", "presubmitted"}``; nothing → no filter."""
+    if not filters:
+        return None
+    return {part.strip().replace("_", "").lower() for part in filters.split(",") if part.strip()}
+
+
+def _order_number(order_id: int | str) -> int | None:
+    if isinstance(order_id, int):
+        return order_id
+    return int(order_id) if order_id.strip().isdigit() else None
