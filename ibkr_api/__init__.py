@@ -1,1 +1,71 @@
-"""The 19 ``ctx.ibkr`` endpoint methods on top of ``ibkr_session``."""
+"""The 19 ``ctx.ibkr`` endpoint methods on top of ``ibkr_session``.
+
+``IbkrClient`` is the ``ctx.ibkr`` object; the error tree of ``ibkr_session`` is re-exported
+so a worker needs one import; the typed views (``Quote``, ``Order``, ...) read the raw
+answers into numbers and datetimes when a worker wants them; ``WorkerContext`` and
+``run_worker`` host a worker module.
+"""
+
+from ibkr_api.client import IbkrClient
+from ibkr_api.host import WorkerContext
+from ibkr_api.models import (
+    Account,
+    AuthStatus,
+    Bar,
+    Contract,
+    History,
+    LedgerEntry,
+    Order,
+    OrderReply,
+    Position,
+    Quote,
+)
+from ibkr_api.orders import (
+    OrderOutcomeUnknownError,
+    OrderUnconfirmedUnavailableError,
+    OrderUnconfirmedUnreachableError,
+)
+from ibkr_api.runner import run_worker
+from ibkr_session.errors import (
+    CompetingSessionError,
+    GatewayUnavailableError,
+    GatewayUnreachableError,
+    IbkrAPIError,
+    IbkrError,
+    InsecureGatewayError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    OrderRejectedError,
+    RateLimitedError,
+    ResetWindowError,
+)
+
+__all__ = [
+    "Account",
+    "AuthStatus",
+    "Bar",
+    "CompetingSessionError",
+    "Contract",
+    "GatewayUnavailableError",
+    "GatewayUnreachableError",
+    "History",
+    "IbkrAPIError",
+    "IbkrClient",
+    "IbkrError",
+    "InsecureGatewayError",
+    "InvalidRequestError",
+    "LedgerEntry",
+    "NotAuthenticatedError",
+    "Order",
+    "OrderOutcomeUnknownError",
+    "OrderRejectedError",
+    "OrderReply",
+    "OrderUnconfirmedUnavailableError",
+    "OrderUnconfirmedUnreachableError",
+    "Position",
+    "Quote",
+    "RateLimitedError",
+    "ResetWindowError",
+    "WorkerContext",
+    "run_worker",
+]
