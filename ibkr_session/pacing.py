@@ -115,7 +115,9 @@ class _Track:
         """Seconds until this limit's window has room (0 when it has room now)."""
         if self.capacity is None or len(self.sent) < self.capacity:
             return 0.0
-        return self.sent[0] + self.window - now
+        # Measured as elapsed time, the way anyone checking the window would measure it:
+        # `sent + window` can round below the true end of the window.
+        return self.window - (now - self.sent[0])
 
     def concurrency_full(self) -> bool:
         concurrency = self.limit.concurrency
@@ -169,7 +171,8 @@ class Pacer:
                             track.in_flight += 1
                     return
             log.debug("pacing.wait", method=method, path=path, seconds=wait, limit=reason)
-            self._clock.sleep(wait)
+            # At least one unit of the clock's float, or a virtual clock could never get there.
+            self._clock.sleep(max(wait, math.ulp(now)))
 
     def _longest_wait(self, tracks: tuple[_Track, ...], now: float) -> tuple[float, str]:
         wait, reason = self._penalty_until - now, "penalty"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -48,13 +49,13 @@ BOOL = st.booleans()
 BAD_BOOL = st.one_of(st.integers(), st.text(max_size=5), st.none(), st.floats())
 
 
-def any_case(words: frozenset[str] | list[str]) -> Strategy:
+def any_case(words: Collection[str]) -> Strategy:
     return st.sampled_from(sorted(words)).flatmap(
         lambda w: st.sampled_from([w, w.lower(), w.title()])
     )
 
 
-def not_one_of(words: frozenset[str] | list[str], *, fold_case: bool = True) -> Strategy:
+def not_one_of(words: Collection[str], *, fold_case: bool = True) -> Strategy:
     def outside(s: str) -> bool:
         return (s.upper() if fold_case else s) not in words
 
