@@ -115,7 +115,11 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 READS = RetryPolicy("read", _TRANSIENT)
-"""Reads and tickles: resending a read is harmless, so every transient failure retries."""
+"""Reads and tickles: resending a read is harmless, so every transient failure retries.
+
+A 429 whose quiet time outlasts the deadline (the default 60 s when the gateway sends no
+``Retry-After``) is raised at once: IBKR's penalty box lasts minutes, and knocking on it
+again risks a permanent block."""
 
 CANCELS = RetryPolicy("cancel", _TRANSIENT, max_attempts=3)
 """Cancels: cancelling an order twice is harmless (the second one is a no-op)."""

@@ -41,6 +41,7 @@ class Reply:
 
     status: int
     body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Gateway:
@@ -75,8 +76,9 @@ class Gateway:
             raise answer
         reply = answer if isinstance(answer, Reply) else Reply(200, answer)
         if reply.body is None:
-            return reply.status, {"Content-Type": "text/plain"}, ""
-        return reply.status, {"Content-Type": "application/json"}, json.dumps(reply.body)
+            return reply.status, {"Content-Type": "text/plain", **reply.headers}, ""
+        headers = {"Content-Type": "application/json", **reply.headers}
+        return reply.status, headers, json.dumps(reply.body)
 
     def sent(self, *, include_session: bool = False) -> list[Sent]:
         """Requests in the order they were sent, without the session's own by default."""
