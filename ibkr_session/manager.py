@@ -271,10 +271,13 @@ class SessionManager:
             self._question_until = None
 
     def refresh(self) -> SessionState:
-        """Probe now (not inside a reset window) and return the resulting state."""
+        """Probe now and return the resulting state.
+
+        No probe inside a reset window or while an order question awaits its reply.
+        """
         with self._lock:
             self._apply_clock()
-            if self._machine.state is not _S.RESET_WINDOW:
+            if self._machine.state is not _S.RESET_WINDOW and not self._question_is_pending():
                 try:
                     self._probe()
                 except IbkrError as exc:

@@ -213,3 +213,13 @@ def test_the_thread_logs_a_crash_and_keeps_going(
         assert second_step.wait(5.0)
         manager.stop()
     assert "session.keepalive_crashed" in [entry["event"] for entry in logs]
+
+
+def test_refresh_does_not_probe_between_a_question_and_its_reply(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    gateway.serve_session()
+    manager = make_manager()
+    manager.question_pending("reply-1")
+    assert manager.refresh() is S.UNKNOWN
+    assert gateway.sent() == []
