@@ -29,12 +29,15 @@ from typing import Self
 import structlog
 
 from ibkr_session.clock import Clock, SystemClock
+from ibkr_sim.book import Broker
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed
 from ibkr_sim.faults import FaultPlan
 from ibkr_sim.market import Market
 from ibkr_sim.market_endpoints import MarketEndpoints
 from ibkr_sim.nightly import NightlyReset
+from ibkr_sim.order_endpoints import OrderEndpoints
 from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, Admission, ServerPacing
+from ibkr_sim.portfolio_endpoints import PortfolioEndpoints
 from ibkr_sim.refusal import Refusal
 from ibkr_sim.replies import Reply, empty_reply, error_reply, json_reply, not_found_reply
 from ibkr_sim.routing import Access, Call, Route, RouteTable
@@ -95,6 +98,7 @@ class SimulatedGateway:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.Lock()
         self.market = Market(self.clock, seed=seed)
+        self.book = Broker(self.clock, self.market, accounts=accounts, cash=cash)
         self._session = SessionModel(
             accounts=accounts,
             idle_timeout=idle_timeout,
@@ -180,9 +184,11 @@ class SimulatedGateway:
             self._session.stop_competing()
 
     def set_price(self, conid: int, price: float) -> None:
-        """Move an instrument's last trade to ``price`` now (resting orders may fill)."""
+        """Move an instrument's last trade to ``price`` now; resting orders it crosses
+        fill at once."""
         with self._lock:
             self.market.set_price(conid, price)
+            self.book.process()
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -229,6 +235,12 @@ class SimulatedGateway:
         with self._lock:
             return list(self._requests)
 
+    def executions_by_coid(self) -> dict[str, int]:
+        """Fills per cOID, as of now: a safely retried order shows exactly 1."""
+        with self._lock:
+            self.book.process()
+            return {coid: len(fills) for coid, fills in self.book.executions_by_coid().items()}
+
     @property
     def authenticated(self) -> bool:
         """Whether the brokerage session is up (as ``auth/status`` would say now)."""
@@ -274,6 +286,7 @@ class SimulatedGateway:
         if path is None:
             return not_found_reply(incoming.path)
         self._session.observe()
+        self.book.process()
         found = self._routes.find(method, path)
         if found is None:
             return not_found_reply(incoming.path)
@@ -281,6 +294,8 @@ class SimulatedGateway:
         refused = self._guard(route)
         if refused is not None:
             return refused
+        if self._questions_cancel and route.cancels_questions:
+            self.book.cancel_pending_questions()
         try:
             return route.handler(Call(incoming, params))
         except Refusal as refusal:
@@ -308,13 +323,15 @@ class SimulatedGateway:
         return None
 
     def _brokerage_lost(self, reason: str) -> None:
-        """What dies with a brokerage session: market-data subscriptions, suppressions."""
-        self.market.reset_subscriptions()
+        """What dies with a brokerage session: pending questions, market-data lines."""
+        self.book.reset_session()
 
     def _build_routes(self) -> list[Route]:
         return [
-            *SessionEndpoints(self._session).routes(),
+            *SessionEndpoints(self._session, self.book).routes(),
             *MarketEndpoints(self.market).routes(),
+            *PortfolioEndpoints(self.book).routes(),
+            *OrderEndpoints(self.book, self._session).routes(),
         ]
 
     def _tls_context(self) -> ssl.SSLContext:

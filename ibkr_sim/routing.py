@@ -109,11 +109,19 @@ class Route:
     handler: Handler
     access: Access
     needs_priming: bool = False
+    answers_question: bool = False  # the one /iserver request that keeps a question alive
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
         object.__setattr__(self, "pattern", re.compile(regex))
+
+    @property
+    def cancels_questions(self) -> bool:
+        """Any ``/iserver`` request but a reply, between a question and its reply, cancels
+        the pending order (IBKR-FACTS §4)."""
+        iserver = self.access in (Access.BROKERAGE, Access.BROKERAGE_AUTH)
+        return iserver and not self.answers_question
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from ibkr_sim.book import Broker
 from ibkr_sim.replies import Reply, error_reply, json_reply
 from ibkr_sim.routing import Access, Call, Route, parse_bool
 from ibkr_sim.session_model import AccountSelection, SessionModel
@@ -20,64 +21,13 @@ NO_SESSION: dict[str, object] = {"error": "no session"}
 _USER_ID = 12345678
 _USER_NAME = "simuser1"
 
-_ACCOUNT_PROPS: dict[str, object] = {
-    "hasChildAccounts": False,
-    "supportsCashQty": True,
-    "liteUnderPro": False,
-    "noFXConv": False,
-    "isProp": False,
-    "supportsFractions": True,
-    "allowCustomerTime": False,
-    "autoFx": False,
-}
-_ALLOW_FEATURES: dict[str, object] = {
-    "showGFIS": True,
-    "showEUCostReport": False,
-    "allowEventContract": False,
-    "allowFXConv": True,
-    "allowFinancialLens": False,
-    "allowMTA": True,
-    "allowTypeAhead": True,
-    "allowEventTrading": False,
-    "snapshotRefreshTimeout": 30,
-    "liteUser": False,
-    "showWebNews": True,
-    "research": True,
-    "debugPnl": True,
-    "showTaxOpt": True,
-    "showImpactDashboard": True,
-    "allowDynAccount": False,
-    "allowCrypto": False,
-    "allowFA": False,
-    "allowLiteUnderPro": False,
-    "allowedAssetTypes": "STK,CFD,OPT,FOP,WAR,FUT,BAG,PDC,CASH,IND,BOND,BILL,FUND,SLB,News,CMDTY",
-    "restrictTradeSubscription": False,
-    "showUkUserLabels": False,
-    "sideBySide": True,
-}
-_CHART_PERIODS: dict[str, list[str]] = {
-    "STK": ["*"],
-    "CFD": ["*"],
-    "OPT": ["2h", "1d", "2d", "1w", "1m"],
-    "FOP": ["2h", "1d", "2d", "1w", "1m"],
-    "WAR": ["*"],
-    "IOPT": ["*"],
-    "FUT": ["*"],
-    "CASH": ["*"],
-    "IND": ["*"],
-    "BOND": ["*"],
-    "FUND": ["*"],
-    "CMDTY": ["*"],
-    "PHYSS": ["*"],
-    "CRYPTO": ["*"],
-}
-
 
 class SessionEndpoints:
     """Answers of the session endpoints, reading and driving the ``SessionModel``."""
 
-    def __init__(self, session: SessionModel) -> None:
+    def __init__(self, session: SessionModel, broker: Broker) -> None:
         self._session = session
+        self._broker = broker
 
     def routes(self) -> list[Route]:
         auth = Access.BROKERAGE_AUTH
@@ -124,24 +74,9 @@ class SessionEndpoints:
         return json_reply({"message": "triggered"})
 
     def iserver_accounts(self, call: Call) -> Reply:
+        """Priming: after this, orders, order lists and snapshots are served."""
         self._session.prime()
-        accounts = list(self._session.accounts)
-        return json_reply(
-            {
-                "accounts": accounts,
-                "acctProps": {account: dict(_ACCOUNT_PROPS) for account in accounts},
-                "aliases": {account: account for account in accounts},
-                "allowFeatures": dict(_ALLOW_FEATURES),
-                "chartPeriods": {kind: list(periods) for kind, periods in _CHART_PERIODS.items()},
-                "groups": [],
-                "profiles": [],
-                "selectedAccount": self._session.selected_account,
-                "serverInfo": self._session.server_info,
-                "sessionId": self._session.sso_session_id,
-                "isFT": False,
-                "isPaper": True,
-            }
-        )
+        return json_reply(self._broker.iserver_accounts(self._session.selected_account))
 
     def select_account(self, call: Call) -> Reply:
         account_id = str(call.json_object().get("acctId", ""))

@@ -4,10 +4,11 @@ A Client Portal Gateway holds an SSO session (a human logged in; enough for
 ``/portfolio/*``) and a brokerage session (needed for ``/iserver/*``). The brokerage
 session dies on its own: after ``idle_timeout`` seconds without requests, at the nightly
 reset, or when the same user logs in on another platform (a *competing* session). After
-each new brokerage session ``/iserver/accounts`` must be queried again (priming) and the
-account selected again. Nothing runs in the background: ``observe`` looks at the clock
-at each request and applies whatever happened since the last one, so time travel with a
-``ManualClock`` behaves exactly like waiting.
+each new brokerage session ``/iserver/accounts`` must be queried again (priming), the
+account selected again and suppressed order questions suppressed again. Nothing runs in
+the background: ``observe`` looks at the clock at each request and applies whatever
+happened since the last one, so time travel with a ``ManualClock`` behaves exactly like
+waiting.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class SessionModel:
         self.competing = False
         self.primed = False
         self.selected_account = self._accounts[0]
+        self.suppressed: set[str] = set()
         self.generation = 0
         if logged_in:
             self.login()
@@ -177,15 +179,12 @@ class SessionModel:
         """``ssoExpires`` of ``/tickle``: a rolling window that this request just renewed."""
         return int(self._idle_timeout * 1000)
 
-    @property
-    def server_info(self) -> dict[str, str]:
-        return dict(_SERVER_INFO)
-
     # -- transitions ----------------------------------------------------------------------
 
     def _establish(self, reason: str) -> None:
         self.authenticated = True
         self.primed = False
+        self.suppressed.clear()
         self.selected_account = self._accounts[0]
         self.generation += 1
         log.debug("sim.brokerage_established", reason=reason, generation=self.generation)
@@ -194,6 +193,7 @@ class SessionModel:
         was_up = self.authenticated
         self.authenticated = False
         self.primed = False
+        self.suppressed.clear()
         if was_up:
             log.debug("sim.brokerage_lost", reason=reason, generation=self.generation)
             self._on_brokerage_lost(reason)

@@ -1,0 +1,101 @@
+"""Order endpoints: place, modify, cancel, reply, suppress, live orders and trades.
+
+Rejections come back as HTTP 200 ``{"error": ...}`` like the real gateway's; a reply id
+that is unknown (or was invalidated by a request in between) is the one order answer
+sent as HTTP 400, as observed (IBKR-FACTS §4). Question suppressions belong to the
+brokerage session (``SessionModel``) and are handed to the ``Broker`` with each order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ibkr_sim.book import Broker
+from ibkr_sim.replies import Reply, json_reply
+from ibkr_sim.routing import Access, Call, Route, bad_request, parse_bool
+from ibkr_sim.session_model import SessionModel
+
+__all__ = ["MAX_SUPPRESSED_IDS", "OrderEndpoints"]
+
+MAX_SUPPRESSED_IDS = 51
+REPLY_PATH = "/iserver/reply/{reply_id}"
+_REPLY_NOT_FOUND = "reply id not found"
+
+
+class OrderEndpoints:
+    """Answers of the order endpoints, from the ``Broker`` and the session's suppressions."""
+
+    def __init__(self, broker: Broker, session: SessionModel) -> None:
+        self._broker = broker
+        self._session = session
+
+    def routes(self) -> list[Route]:
+        brokerage = Access.BROKERAGE
+        listing, placing = "/iserver/account/orders", "/iserver/account/{acct}/orders"
+        order = "/iserver/account/{acct}/order/{order_id}"
+        return [
+            Route("GET", listing, self.live_orders, brokerage, needs_priming=True),
+            Route("POST", placing, self.place, brokerage, needs_priming=True),
+            Route("POST", order, self.modify, brokerage, needs_priming=True),
+            Route("DELETE", order, self.cancel, brokerage),
+            Route("POST", REPLY_PATH, self.reply, brokerage, answers_question=True),
+            Route("POST", "/iserver/questions/suppress", self.suppress, brokerage),
+            Route("POST", "/iserver/questions/suppress/reset", self.reset_suppressed, brokerage),
+            Route("GET", "/iserver/account/trades", self.trades, brokerage),
+            Route("GET", "/iserver/account/pnl/partitioned", self.pnl, brokerage),
+        ]
+
+    def live_orders(self, call: Call) -> Reply:
+        """``force=true`` clears the gateway's cache: that answer is empty."""
+        if call.query_bool("force"):
+            return json_reply({"orders": [], "snapshot": False})
+        answer = self._broker.orders(call.query("accountId") or None, call.query("filters"))
+        return json_reply(answer)
+
+    def place(self, call: Call) -> Reply:
+        """The body is ``{"orders": [...]}`` or, as the spec also shows, a bare array."""
+        payload = call.json()
+        orders = payload.get("orders") if isinstance(payload, dict) else payload
+        if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
+            raise bad_request('expected {"orders": [order objects]}')
+        answer = self._broker.place(call.params["acct"], orders, self._session.suppressed)
+        return json_reply(answer)
+
+    def modify(self, call: Call) -> Reply:
+        """The body is one order object, unwrapped, with all of the original's fields."""
+        order: Mapping[str, object] = call.json_object()
+        answer = self._broker.modify(
+            call.params["acct"], call.params["order_id"], order, self._session.suppressed
+        )
+        return json_reply(answer)
+
+    def cancel(self, call: Call) -> Reply:
+        return json_reply(self._broker.cancel(call.params["acct"], call.params["order_id"]))
+
+    def reply(self, call: Call) -> Reply:
+        body = call.json_object()
+        confirmed = parse_bool(body.get("confirmed"), "confirmed", default=False)
+        answer = self._broker.reply(call.params["reply_id"], confirmed)
+        not_found = isinstance(answer, dict) and str(answer.get("error", "")).startswith(
+            _REPLY_NOT_FOUND
+        )
+        return json_reply(answer, 400 if not_found else 200)
+
+    def suppress(self, call: Call) -> Reply:
+        ids = call.json_object().get("messageIds")
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise bad_request('expected {"messageIds": ["o163", ...]}')
+        if len(ids) > MAX_SUPPRESSED_IDS:
+            raise bad_request(f"at most {MAX_SUPPRESSED_IDS} messageIds per request")
+        self._session.suppressed.update(ids)
+        return json_reply({"status": "submitted"})
+
+    def reset_suppressed(self, call: Call) -> Reply:
+        self._session.suppressed.clear()
+        return json_reply({"status": "submitted"})
+
+    def trades(self, call: Call) -> Reply:
+        return json_reply(self._broker.trades(call.query("accountId") or None))
+
+    def pnl(self, call: Call) -> Reply:
+        return json_reply(self._broker.pnl())
