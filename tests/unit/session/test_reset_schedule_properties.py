@@ -18,8 +18,8 @@ instants = st.datetimes(
 )
 
 
-def utc(*fields: int) -> dt.datetime:
-    return dt.datetime(*fields, tzinfo=dt.UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
 @settings(max_examples=300, deadline=None)
