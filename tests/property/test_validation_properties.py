@@ -159,7 +159,7 @@ _ORDER_FIELD_ERRORS: dict[str, Strategy] = {
     "tif": not_one_of(v.TIFS),
     "aux_price": BAD_POSITIVE,
     "trailing_amt": BAD_POSITIVE,
-    "trailing_type": not_one_of(["amt", "%"], fold_case=False),
+    "trailing_type": not_one_of(["amt", "%"], fold_case=False).filter(lambda x: x is not None),
     "outside_rth": BAD_BOOL,
     "coid": BAD_COID,
 }
