@@ -7,6 +7,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
+from freezegun import freeze_time
 from structlog.testing import capture_logs
 
 from ibkr_session import (
@@ -246,3 +247,11 @@ def test_select_account_is_remembered_for_the_next_session(
         "GET /iserver/accounts",
         "POST /iserver/account",
     ]
+
+
+def test_the_system_clock_under_freezegun_sees_the_window_too(gateway: FakeGateway) -> None:
+    with freeze_time("2026-01-06T06:02:00Z"), SessionManager() as manager:  # 01:02 EST
+        with pytest.raises(ResetWindowError) as caught:
+            manager.request("GET", "/iserver/accounts")
+        assert caught.value.retry_after == 8 * 60
+    assert gateway.sent() == []

@@ -76,3 +76,8 @@ def test_missing_ca_file_and_pin_with_ca_are_refused(tmp_path: Path) -> None:
         SessionManager("https://gw.example.com:5000", verify=str(tmp_path / "missing.pem"))
     with pytest.raises(InvalidRequestError, match="either pin or verify"):
         SessionManager("https://gw.example.com:5000", pin=HEX, verify=str(tmp_path))
+
+
+def test_verify_false_alone_does_not_disable_verification_for_a_remote_gateway() -> None:
+    with pytest.raises(InsecureGatewayError):
+        SessionManager("https://10.0.0.5:5000", verify=False)
