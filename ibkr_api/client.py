@@ -93,10 +93,9 @@ class IbkrClient:
         _require_at_least(
             0, snapshot_wait=snapshot_wait, orders_wait=orders_wait, retry_deadline=retry_deadline
         )
+        chosen = [auto_confirm] if isinstance(auto_confirm, str) else list(auto_confirm)
         confirm = (
-            v.validate(v.SuppressMessagesArgs, message_ids=list(auto_confirm)).message_ids
-            if auto_confirm
-            else []
+            v.validate(v.SuppressMessagesArgs, message_ids=chosen).message_ids if chosen else []
         )
         if session is None:
             self._session = SessionManager(gateway_url or DEFAULT_GATEWAY_URL, **manager_options)
