@@ -84,34 +84,7 @@ def primed(api: Api, clock: ManualClock) -> Api:
             "/iserver/auth/ssodh/init",
             {"json": {"publish": True}},
         ),
-        pytest.param(
-            "Accounts__GET-iserver-accounts",
-            "GET",
-            "/iserver/accounts",
-            {},
-            marks=pytest.mark.xfail(
-                reason="ibkr_sim/accounts.py lacks recorded allowFeatures/chartPeriods keys",
-                strict=True,
-            ),
-        ),
-        (
-            "Accounts__POST-switch-account",
-            "POST",
-            "/iserver/account",
-            {"json": {"acctId": ACCOUNT}},
-        ),
-        (
-            "Contracts__GET-secdef-search",
-            "GET",
-            "/iserver/secdef/search",
-            {"params": {"symbol": "SPY"}},
-        ),
-        (
-            "Contracts__POST-secdef-search",
-            "POST",
-            "/iserver/secdef/search",
-            {"json": {"symbol": "AAPL"}},
-        ),
+        ("Accounts__GET-iserver-accounts", "GET", "/iserver/accounts", {}),
         ("Contracts__GET-contract-info", "GET", "/iserver/contract/756733/info", {}),
         (
             "MarketData__GET-history",
@@ -143,3 +116,78 @@ def test_snapshot_matches_the_recording_after_the_preflight(
     ]
     answer = primed.get("/iserver/marketdata/snapshot", params=query)
     assert_shape(answer.json(), recorded, "MarketData__GET-snapshot", answer.status_code)
+
+
+def _subscribe_spy(api: Api) -> None:
+    """Open SPY's market-data line (pre-flight, then the quote): orders skip o354."""
+    query = {"conids": "756733", "fields": "31"}
+    api.get("/iserver/marketdata/snapshot", params=query)
+    api.get("/iserver/marketdata/snapshot", params=query)
+
+
+def _buy_spy(api: Api, coid: str) -> Any:
+    """One SPY at market; the gateway's first answer."""
+    order = {"conid": 756733, "side": "BUY", "quantity": 1, "orderType": "MKT", "tif": "DAY"}
+    return api.post(
+        f"/iserver/account/{ACCOUNT}/orders", json={"orders": [{**order, "cOID": coid}]}
+    ).json()
+
+
+@pytest.mark.parametrize(
+    ("stem", "path"),
+    [
+        ("Portfolio__GET-portfolio-accounts", "/portfolio/accounts"),
+        ("Portfolio__GET-portfolio-subaccounts", "/portfolio/subaccounts"),
+        ("Portfolio__GET-portfolio-summary", f"/portfolio/{ACCOUNT}/summary"),
+        ("Portfolio__GET-portfolio-ledger", f"/portfolio/{ACCOUNT}/ledger"),
+        ("Portfolio__GET-portfolio-positions-page0", f"/portfolio/{ACCOUNT}/positions/0"),
+        ("Portfolio__GET-portfolio-positions-empty", f"/portfolio/{ACCOUNT}/positions/999"),
+        ("Orders__GET-live-orders", "/iserver/account/orders"),
+        ("Orders__GET-trades", "/iserver/account/trades"),
+    ],
+)
+def test_portfolio_and_order_lists_match_the_recordings(
+    primed: Api, recorded: Recorded, stem: str, path: str
+) -> None:
+    _subscribe_spy(primed)
+    _buy_spy(primed, "shape")
+    answer = primed.get(path)
+    assert answer.json() != [] or stem.endswith("empty")
+    assert_shape(answer.json(), recorded, stem, answer.status_code)
+
+
+def test_order_answers_match_the_recordings(primed: Api, recorded: Recorded) -> None:
+    assert_shape(
+        primed.get("/iserver/account/orders").json(), recorded, "Orders__GET-live-orders-empty"
+    )
+    question = _buy_spy(primed, "asked")  # no market data line yet: o354
+    assert_shape(question, recorded, "Orders__POST-place-order-confirmation")
+    reply = primed.post(f"/iserver/reply/{question[0]['id']}", json={"confirmed": True})
+    assert_shape(reply.json(), recorded, "Orders__POST-reply-submitted", reply.status_code)
+    _subscribe_spy(primed)
+    assert_shape(_buy_spy(primed, "direct"), recorded, "Orders__POST-place-order-submitted")
+
+    limit = {"conid": 756733, "side": "BUY", "quantity": 1, "orderType": "LMT", "tif": "GTC"}
+    price = float(primed.get("/iserver/account/trades").json()[0]["price"]) * 0.98
+    resting = {**limit, "price": round(price, 2), "cOID": "resting"}
+    placed = primed.post(f"/iserver/account/{ACCOUNT}/orders", json={"orders": [resting]})
+    order_id = placed.json()[0]["order_id"]
+    order_path = f"/iserver/account/{ACCOUNT}/order/{order_id}"
+    modified = primed.post(order_path, json={**resting, "price": round(price - 1, 2)})
+    assert_shape(modified.json(), recorded, "Orders__POST-modify-order-submitted")
+    cancelled = primed.delete(order_path)
+    assert_shape(cancelled.json(), recorded, "Orders__DELETE-cancel-order")
+
+
+@pytest.mark.parametrize(
+    ("stem", "path", "body"),
+    [
+        ("Session__POST-suppress", "/iserver/questions/suppress", {"messageIds": ["o163"]}),
+        ("Session__POST-suppress-reset", "/iserver/questions/suppress/reset", None),
+    ],
+)
+def test_suppression_answers_match_the_recordings(
+    primed: Api, recorded: Recorded, stem: str, path: str, body: object
+) -> None:
+    answer = primed.post(path, json=body)
+    assert_shape(answer.json(), recorded, stem, answer.status_code)
