@@ -33,7 +33,9 @@ import enum
 import math
 import random
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -71,6 +73,9 @@ MAX_QUESTION_CHAIN = 10
 DUPLICATE_LOOKUPS = 2
 """Live-order lookups for an order the gateway says exists but does not list yet."""
 
+MAX_OPEN_QUESTIONS = 64
+"""Unanswered questions remembered (to reconcile a lost reply) before the oldest is dropped."""
+
 DUPLICATE_LOOKUP_WAIT = 1.0
 """Seconds between those lookups (the orders pacing adds its own 5 s on top)."""
 
@@ -106,11 +111,9 @@ class OrderUnconfirmedUnavailableError(OrderOutcomeUnknownError, GatewayUnavaila
     """The gateway failed (5xx) or contradicted itself on an order; outcome unknown."""
 
 
-def _outcome_unknown(
-    cause: IbkrError, *, coid: str | None, order_id: str | None
-) -> OrderOutcomeUnknownError:
+def _outcome_unknown(cause: IbkrError, target: _Target) -> OrderOutcomeUnknownError:
     """The ``OrderOutcomeUnknownError`` flavour matching ``cause``, carrying the order key."""
-    key = f"cOID={coid}" if coid is not None else f"order {order_id}"
+    key = f"cOID={target.coid}" if target.coid is not None else f"order {target.order_id}"
     error: OrderOutcomeUnknownError
     if isinstance(cause, IbkrAPIError):
         error = OrderUnconfirmedUnavailableError(
@@ -125,8 +128,8 @@ def _outcome_unknown(
             f"outcome of {key} unknown ({cause}); look it up before resending",
             maybe_sent=True,
         )
-    error.coid = coid
-    error.order_id = order_id
+    error.coid = target.coid
+    error.order_id = target.order_id
     return error
 
 
@@ -152,6 +155,15 @@ Verdict = Mapping[str, Any] | _Lookup
 Judge = Callable[[Sequence[Mapping[str, Any]]], Verdict]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The order a request is about, and how to recognise its outcome in the live orders."""
+
+    coid: str | None
+    order_id: str | None
+    judge: Judge
+
+
 class _Resend(Exception):  # noqa: N818 - a control-flow signal, not an error for users
     """The order request surely did not take effect: send it again (same cOID)."""
 
@@ -162,6 +174,8 @@ class _Resend(Exception):  # noqa: N818 - a control-flow signal, not an error fo
 
 RESENDS = RetryPolicy("order-resend", (_Resend,), max_attempts=3)
 """Order resends: only after the request surely did not take effect."""
+
+_TRANSIENT = (GatewayUnreachableError, GatewayUnavailableError, RateLimitedError)
 
 
 class OrderDesk:
@@ -181,6 +195,8 @@ class OrderDesk:
         self._resend = resend
         self._auto_confirm = frozenset(auto_confirm)
         self._rng = rng
+        self._asked: dict[str, _Target] = {}  # open question's reply id -> its order
+        self._lock = threading.Lock()
 
     def place(self, account_id: str, order: Mapping[str, Any]) -> Any:
         """POST one order (which must carry its ``cOID``) wrapped as ``{"orders": [...]}``."""
@@ -193,9 +209,7 @@ class OrderDesk:
         return self._submit(
             f"/iserver/account/{account_id}/orders",
             {"orders": [dict(order)]},
-            judge,
-            coid=coid,
-            order_id=None,
+            _Target(coid=coid, order_id=None, judge=judge),
         )
 
     def modify(self, account_id: str, order_id: str, order: Mapping[str, Any]) -> Any:
@@ -212,60 +226,62 @@ class OrderDesk:
         return self._submit(
             f"/iserver/account/{account_id}/order/{order_id}",
             dict(order),
-            judge,
-            coid=None,
-            order_id=order_id,
+            _Target(coid=None, order_id=order_id, judge=judge),
         )
 
     def reply(self, reply_id: str, confirmed: bool) -> Any:
-        """Answer a question; the answer may be the next question of the chain."""
-        return self._settle(self._send_reply(reply_id, confirmed))
+        """Answer a question; the answer may be the next question of the chain.
 
-    def _submit(
-        self, path: str, body: object, judge: Judge, *, coid: str | None, order_id: str | None
-    ) -> Any:
+        A reply whose answer is lost is reconciled like an order (reply ids are single-use,
+        so it is never resent): by the cOID of the order that asked the question.
+        """
+        with self._lock:
+            target = self._asked.pop(reply_id, None)
+        return self._settle(self._send_reply(reply_id, confirmed, target), target)
+
+    def _submit(self, path: str, body: object, target: _Target) -> Any:
         def attempt() -> Any:
             try:
                 answer = self._session.request("POST", path, json=body)
             except OrderRejectedError as exc:
-                if coid is None or not _is_duplicate(exc, coid):
+                if target.coid is None or not _is_duplicate(exc, target.coid):
                     raise
-                log.warning("ibkr.order.duplicate_coid", coid=coid)
-                return self._reconcile_duplicate(judge, exc, coid)
-            except (GatewayUnreachableError, GatewayUnavailableError, RateLimitedError) as exc:
+                log.warning("ibkr.order.duplicate_coid", coid=target.coid)
+                return self._reconcile_duplicate(target, exc)
+            except _TRANSIENT as exc:
                 if not _may_have_acted(exc):
                     raise _Resend(exc) from exc
-                verdict = self._look_up(judge, exc, coid=coid, order_id=order_id)
+                verdict = self._look_up(target, exc)
                 if verdict is _Lookup.RESEND:
                     raise _Resend(exc) from exc
                 if verdict is _Lookup.UNKNOWN:
-                    raise _outcome_unknown(exc, coid=coid, order_id=order_id) from exc
-                return _reconciled(verdict, coid=coid)
-            return self._settle(answer)
+                    raise _outcome_unknown(exc, target) from exc
+                return _reconciled(verdict, target)
+            return self._settle(answer, target)
 
         try:
             return self._resend.run(self._session.clock, attempt, rng=self._rng)
         except _Resend as exhausted:
             cause = exhausted.cause
             if _may_have_acted(cause):
-                raise _outcome_unknown(cause, coid=coid, order_id=order_id) from cause
+                raise _outcome_unknown(cause, target) from cause
             raise cause from None
 
-    def _look_up(
-        self, judge: Judge, cause: IbkrError, *, coid: str | None, order_id: str | None
-    ) -> Verdict:
+    def _look_up(self, target: _Target, cause: IbkrError) -> Verdict:
         """Judge the live orders; a failing lookup means the outcome is unknown."""
-        log.warning("ibkr.order.ambiguous", coid=coid, order_id=order_id, error=str(cause))
+        log.warning(
+            "ibkr.order.look_up", coid=target.coid, order_id=target.order_id, error=str(cause)
+        )
         try:
-            return judge(self._live_orders())
+            return target.judge(self._live_orders())
         except IbkrError as lookup_error:
-            log.warning("ibkr.order.lookup_failed", coid=coid, error=str(lookup_error))
-            raise _outcome_unknown(cause, coid=coid, order_id=order_id) from cause
+            log.warning("ibkr.order.lookup_failed", coid=target.coid, error=str(lookup_error))
+            raise _outcome_unknown(cause, target) from cause
 
-    def _reconcile_duplicate(self, judge: Judge, cause: OrderRejectedError, coid: str) -> Any:
+    def _reconcile_duplicate(self, target: _Target, cause: OrderRejectedError) -> Any:
         """The gateway already has this cOID: return that order, never a second one."""
         verdict = ask_until(
-            lambda: self._look_up(judge, cause, coid=coid, order_id=None),
+            lambda: self._look_up(target, cause),
             lambda found: not isinstance(found, _Lookup),
             attempts=DUPLICATE_LOOKUPS,
             wait=DUPLICATE_LOOKUP_WAIT,
@@ -273,10 +289,10 @@ class OrderDesk:
             what="duplicate-coid",
         )
         if isinstance(verdict, _Lookup):
-            raise _outcome_unknown(cause, coid=coid, order_id=None) from cause
-        return _reconciled(verdict, coid=coid)
+            raise _outcome_unknown(cause, target) from cause
+        return _reconciled(verdict, target)
 
-    def _settle(self, answer: Any) -> Any:
+    def _settle(self, answer: Any, target: _Target | None) -> Any:
         """Mark open questions pending; auto-confirm the chosen ones, chains included."""
         confirmed = 0
         while (question := question_in(answer)) is not None:
@@ -284,17 +300,33 @@ class OrderDesk:
             self._session.question_pending(reply_id)
             chosen = bool(message_ids) and set(message_ids) <= self._auto_confirm
             if not chosen or confirmed >= MAX_QUESTION_CHAIN:
+                self._remember_question(reply_id, target)
                 break
             log.info("ibkr.order.auto_confirm", reply_id=reply_id, message_ids=message_ids)
             confirmed += 1
-            answer = self._send_reply(reply_id, True)
+            answer = self._send_reply(reply_id, True, target)
         return answer
 
-    def _send_reply(self, reply_id: str, confirmed: bool) -> Any:
+    def _remember_question(self, reply_id: str, target: _Target | None) -> None:
+        if target is None:
+            return
+        with self._lock:
+            self._asked[reply_id] = target
+            while len(self._asked) > MAX_OPEN_QUESTIONS:  # abandoned questions age out
+                del self._asked[next(iter(self._asked))]
+
+    def _send_reply(self, reply_id: str, confirmed: bool, target: _Target | None) -> Any:
         try:
             return self._session.request(
                 "POST", f"/iserver/reply/{reply_id}", json={"confirmed": confirmed}
             )
+        except _TRANSIENT as exc:
+            if target is None or not _may_have_acted(exc):
+                raise
+            verdict = self._look_up(target, exc)
+            if isinstance(verdict, _Lookup):
+                raise _outcome_unknown(exc, target) from exc
+            return _reconciled(verdict, target)
         finally:
             self._session.question_answered()
 
@@ -331,10 +363,11 @@ def _same_number(live: Any, wanted: Any) -> bool:
         return False
 
 
-def _reconciled(order: Mapping[str, Any], *, coid: str | None) -> list[dict[str, Any]]:
+def _reconciled(order: Mapping[str, Any], target: _Target) -> list[dict[str, Any]]:
+    """The found order, shaped like the gateway's success reply and marked as recovered."""
     log.warning(
         "ibkr.order.reconciled",
-        coid=coid,
+        coid=target.coid,
         order_id=order.get("orderId"),
         status=order.get("status"),
     )

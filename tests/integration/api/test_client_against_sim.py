@@ -141,3 +141,17 @@ def test_cancel_is_acknowledged(ibkr: IbkrClient, sim: SimulatedGateway) -> None
     ack = ibkr.cancel_order(ACCOUNT, r[0]["order_id"])
 
     assert ack["msg"] == "Request was submitted"
+
+
+def test_a_confirmed_order_whose_reply_answer_is_lost_is_counted_once(
+    ibkr: IbkrClient, sim: SimulatedGateway
+) -> None:
+    last = float(ibkr.get_market_snapshot(AAPL)[0]["31"])
+    r = ibkr.place_order(ACCOUNT, AAPL, "BUY", 1, "LMT", round(last * 0.5, 2), coid="lost-reply")
+    assert r[0]["messageIds"] == ["o163"]
+    sim.drop_after_accept(1, path="/iserver/reply/*")
+
+    answer = ibkr.reply_to_order(r[0]["id"], confirmed=True)
+
+    assert answer[0]["reconciled"] is True
+    assert len(orders_with_coid(ibkr, "lost-reply")) == 1

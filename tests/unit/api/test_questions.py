@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import requests
+
 from ibkr_api.client import IbkrClient
+from ibkr_api.orders import OrderOutcomeUnknownError
 from ibkr_session import ManualClock
 
 from .conftest import ACCOUNT, Gateway
@@ -104,3 +108,34 @@ def test_declining_sends_confirmed_false(client: IbkrClient, gateway: Gateway) -
     client.reply_to_order("q9", confirmed=False)
 
     assert gateway.sent()[-1].body == {"confirmed": False}
+
+
+def test_a_lost_reply_is_reconciled_by_the_coid_of_the_order_that_asked(
+    client: IbkrClient, gateway: Gateway
+) -> None:
+    row = dict(gateway.body("Orders__GET-live-orders")["orders"][0])
+    row.update(orderId=31, order_ref="asked-1", status="Submitted")
+    gateway.answer("POST", PLACE, question("q1", "o163"))
+    gateway.answer("POST", "/iserver/reply/q1", requests.exceptions.ReadTimeout("timed out"))
+    gateway.answer("GET", "/iserver/account/orders", {"orders": [row], "snapshot": True})
+
+    r = client.place_order(ACCOUNT, 265598, "BUY", 10, coid="asked-1")
+    answer = client.reply_to_order(r[0]["id"])
+
+    assert answer == [{"order_id": "31", "order_status": "Submitted", "reconciled": True}]
+    assert gateway.paths()[-2:] == ["POST /iserver/reply/q1", "GET /iserver/account/orders"]
+
+
+def test_a_lost_reply_whose_order_cannot_be_found_reports_the_coid(
+    client: IbkrClient, gateway: Gateway
+) -> None:
+    gateway.answer("POST", PLACE, question("q1", "o163"))
+    gateway.answer("POST", "/iserver/reply/q1", requests.exceptions.ReadTimeout("timed out"))
+    gateway.answer("GET", "/iserver/account/orders", {"orders": [], "snapshot": True})
+
+    client.place_order(ACCOUNT, 265598, "BUY", 10, coid="asked-2")
+    with pytest.raises(OrderOutcomeUnknownError) as raised:
+        client.reply_to_order("q1")
+
+    assert raised.value.coid == "asked-2"
+    assert [p for p in gateway.paths() if "reply" in p] == ["POST /iserver/reply/q1"]
