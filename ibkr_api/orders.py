@@ -19,7 +19,9 @@ The gateway has one idempotency key, the customer order id (``cOID``, echoed as
   the original error's class) carries the cOID so the worker can look it up later.
 
 Modifications follow the same rules with the order id as the key: the modify is resent
-only while the order is still working and does not show the change yet.
+only while the order is still working and does not show the change yet. A reply to an
+order question whose answer is lost is looked up by its order's key too, and never resent
+(reply ids are single-use).
 
 Order questions ("are you sure?") come back as the gateway gives them; while one is open
 the session is told (``question_pending``) so its keep-alive stays quiet, and an opt-in
