@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["iserver_accounts", "portfolio_accounts"]
 
@@ -13,7 +14,7 @@ _ASSET_TYPES = (
 )
 
 
-def portfolio_accounts(accounts: Sequence[str]) -> list[dict[str, object]]:
+def portfolio_accounts(accounts: Sequence[str]) -> list[dict[str, Any]]:
     """``GET /portfolio/accounts`` (and, same shape, ``/portfolio/subaccounts``)."""
     return [
         {
@@ -54,7 +55,7 @@ def portfolio_accounts(accounts: Sequence[str]) -> list[dict[str, object]]:
 
 def iserver_accounts(
     accounts: Sequence[str], selected: str | None, session_id: str = "sim-session"
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """``GET /iserver/accounts``: the brokerage session's accounts and the selected one."""
     return {
         "accounts": list(accounts),
@@ -74,19 +75,34 @@ def iserver_accounts(
         "aliases": {account: account for account in accounts},
         "allowFeatures": {
             "showGFIS": True,
+            "showEUCostReport": False,
+            "allowEventContract": False,
             "allowFXConv": True,
+            "allowFinancialLens": False,
+            "allowMTA": True,
             "allowTypeAhead": True,
+            "allowEventTrading": False,
             "snapshotRefreshTimeout": 30,
             "liteUser": False,
+            "showWebNews": True,
+            "research": True,
+            "debugPnl": True,
+            "showTaxOpt": True,
+            "showImpactDashboard": True,
+            "allowDynAccount": False,
             "allowCrypto": False,
             "allowFA": False,
+            "allowLiteUnderPro": False,
             "allowedAssetTypes": _ASSET_TYPES,
+            "restrictTradeSubscription": False,
+            "showUkUserLabels": False,
+            "sideBySide": True,
         },
         "chartPeriods": {
-            "STK": ["*"],
+            **{key: ["*"] for key in ("STK", "CFD", "WAR", "IOPT", "FUT", "CASH", "IND")},
+            **{key: ["*"] for key in ("BOND", "FUND", "CMDTY", "PHYSS", "CRYPTO")},
             "OPT": ["2h", "1d", "2d", "1w", "1m"],
-            "FUT": ["*"],
-            "CASH": ["*"],
+            "FOP": ["2h", "1d", "2d", "1w", "1m"],
         },
         "groups": [],
         "profiles": [],

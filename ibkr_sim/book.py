@@ -44,6 +44,7 @@ import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ibkr_session.clock import Clock
 from ibkr_sim.accounts import iserver_accounts, portfolio_accounts
@@ -67,7 +68,7 @@ _SUMMARY_SEGMENTED = (
     "excessliquidity",
 )  # fmt: skip
 
-Answer = list[dict[str, object]] | dict[str, object]
+Answer = list[dict[str, Any]] | dict[str, Any]
 
 
 @dataclass
@@ -116,13 +117,13 @@ class Broker:
             raise UnknownAccountError(acct)
         return portfolio
 
-    def accounts_list(self) -> list[dict[str, object]]:
+    def accounts_list(self) -> list[dict[str, Any]]:
         return portfolio_accounts(self._accounts)
 
-    def iserver_accounts(self, selected: str | None) -> dict[str, object]:
+    def iserver_accounts(self, selected: str | None) -> dict[str, Any]:
         return iserver_accounts(self._accounts, selected)
 
-    def summary(self, acct: str) -> dict[str, dict[str, object]]:
+    def summary(self, acct: str) -> dict[str, dict[str, Any]]:
         totals = self.portfolio(acct).totals()
         stamp = int(self._now() * 1000)
         money = {
@@ -150,14 +151,14 @@ class Broker:
             answer[key] = _summary_entry(rounded, "USD", str(rounded), stamp)
         return answer
 
-    def ledger(self, acct: str) -> dict[str, dict[str, object]]:
+    def ledger(self, acct: str) -> dict[str, dict[str, Any]]:
         return self.portfolio(acct).ledger(self._now())
 
-    def positions(self, acct: str, page: int = 0) -> list[dict[str, object]]:
+    def positions(self, acct: str, page: int = 0) -> list[dict[str, Any]]:
         return self.portfolio(acct).positions_page(page)
 
-    def pnl(self) -> dict[str, object]:
-        rows: dict[str, object] = {}
+    def pnl(self) -> dict[str, Any]:
+        rows: dict[str, Any] = {}
         for acct, portfolio in self._portfolios.items():
             totals = portfolio.totals()
             rows[f"{acct}.Core"] = {
@@ -220,7 +221,7 @@ class Broker:
         pending = _Pending(acct, [ticket], self._questions([ticket], suppressed), existing.order_id)
         return self._ask_or_submit(pending)
 
-    def cancel(self, acct: str, order_id: int | str) -> dict[str, object]:
+    def cancel(self, acct: str, order_id: int | str) -> dict[str, Any]:
         self.portfolio(acct)
         order = self._find(acct, order_id)
         if order is None:
@@ -234,7 +235,7 @@ class Broker:
             "account": None,
         }
 
-    def orders(self, acct: str | None = None, filters: str | None = None) -> dict[str, object]:
+    def orders(self, acct: str | None = None, filters: str | None = None) -> dict[str, Any]:
         if acct is not None:
             self.portfolio(acct)
         wanted = _status_filter(filters)
@@ -247,7 +248,7 @@ class Broker:
         ]
         return {"orders": rows, "snapshot": True}
 
-    def trades(self, acct: str | None = None) -> list[dict[str, object]]:
+    def trades(self, acct: str | None = None) -> list[dict[str, Any]]:
         if acct is not None:
             self.portfolio(acct)
         return [e.row() for e in self._executions if acct is None or e.account == acct]
@@ -438,13 +439,11 @@ class Broker:
         return None
 
 
-def _acknowledgement(order: SimOrder) -> dict[str, object]:
+def _acknowledgement(order: SimOrder) -> dict[str, Any]:
     return {"order_id": str(order.order_id), "order_status": order.status, "encrypt_message": "1"}
 
 
-def _summary_entry(
-    amount: float, currency: str | None, value: str, stamp: int
-) -> dict[str, object]:
+def _summary_entry(amount: float, currency: str | None, value: str, stamp: int) -> dict[str, Any]:
     return {
         "amount": amount,
         "currency": currency,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable
+from typing import Any
 
 from ibkr_sim.instruments import UNIVERSE, Instrument
 
@@ -20,7 +21,7 @@ __all__ = ["contract_info", "search_contracts"]
 
 def search_contracts(
     symbol: str, sec_type: str | None = None, *, name: bool = False
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Entries matching ``symbol`` (or a company name containing it when ``name``)."""
     wanted = symbol.strip().upper()
     if not wanted:
@@ -35,10 +36,10 @@ def search_contracts(
     return [_search_entry(instrument) for instrument in matches]
 
 
-def contract_info(instrument: Instrument) -> dict[str, object]:
+def contract_info(instrument: Instrument) -> dict[str, Any]:
     """The ``/iserver/contract/{conid}/info`` object of one instrument."""
     derivative = instrument.sec_type in ("OPT", "FUT")
-    info: dict[str, object] = {
+    info: dict[str, Any] = {
         "cfi_code": "OCXXXS" if instrument.sec_type == "OPT" else "",
         "symbol": instrument.symbol,
         "cusip": None,
@@ -77,7 +78,7 @@ def _matches(instrument: Instrument, wanted: str, *, name: bool) -> bool:
     return wanted in (instrument.symbol, instrument.local_symbol.upper())
 
 
-def _search_entry(instrument: Instrument) -> dict[str, object]:
+def _search_entry(instrument: Instrument) -> dict[str, Any]:
     description = instrument.exchange if instrument.sec_type != "OPT" else instrument.text
     sections = _sections(instrument)
     months = _option_months(instrument.conid)

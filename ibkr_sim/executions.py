@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from typing import Any
 
 from ibkr_sim.instruments import Instrument
 
@@ -24,7 +25,7 @@ class Execution:
     time: float
     coid: str | None
 
-    def row(self) -> dict[str, object]:
+    def row(self) -> dict[str, Any]:
         """The trade as ``GET /iserver/account/trades`` lists it (recorded shape + spec)."""
         instrument = self.instrument
         when = _dt.datetime.fromtimestamp(self.time, _dt.UTC)

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ibkr_sim.hours import EXTENDED_STOCK_HOURS, NEW_YORK, STOCK_HOURS, Hours, Session
 from ibkr_sim.instruments import Instrument
@@ -60,7 +61,7 @@ def build_history(
     period: str,
     bar: str,
     outside_rth: bool,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The history answer for ``instrument`` at ``now``; bad period/bar → ``HistoryError``."""
     amount, unit = _parse_period(period)
     if bar not in BAR_SECONDS:
@@ -189,7 +190,7 @@ def _answer(
     outside_rth: bool,
     hours: Hours,
     anchor: float,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     price_factor = 10**instrument.decimals
     first_ms = int(data[0]["t"]) if data else int(anchor * 1000)
     session = hours.latest_session(anchor)

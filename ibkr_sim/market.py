@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ibkr_session.clock import Clock
 from ibkr_sim.contracts import contract_info, search_contracts
@@ -86,10 +87,10 @@ class Market:
 
     def search(
         self, symbol: str, sec_type: str | None = None, name: bool = False
-    ) -> list[dict[str, object]]:
+    ) -> list[dict[str, Any]]:
         return search_contracts(symbol, sec_type, name=name)
 
-    def contract_info(self, conid: int) -> dict[str, object] | None:
+    def contract_info(self, conid: int) -> dict[str, Any] | None:
         instrument = find_instrument(conid)
         return contract_info(instrument) if instrument else None
 
@@ -181,9 +182,9 @@ class Market:
     def reset_subscriptions(self) -> None:
         self._subscriptions.clear()
 
-    def snapshot_fields(self, conid: int, fields: Iterable[str]) -> dict[str, object]:
+    def snapshot_fields(self, conid: int, fields: Iterable[str]) -> dict[str, Any]:
         """One snapshot row: strings as IBKR formats them, after a per-session pre-flight."""
-        row: dict[str, object] = {"conid": conid, "conidEx": str(conid)}
+        row: dict[str, Any] = {"conid": conid, "conidEx": str(conid)}
         instrument = find_instrument(conid)
         if instrument is None:
             return row
@@ -226,7 +227,7 @@ class Market:
 
     def history(
         self, conid: int, period: str, bar: str, outside_rth: bool = False
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         instrument = find_instrument(conid)
         if instrument is None:
             raise HistoryError(f"Bad Request: no contract for conid {conid}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from typing import Any
 
 from ibkr_sim.tickets import NEEDS_STOP, NEEDS_TRAIL, OrderTicket
 
@@ -87,7 +88,7 @@ class SimOrder:
         held = not trading or (self._is_stop() and not self.triggered)
         return "PreSubmitted" if held else "Submitted"
 
-    def row(self, now_ms: int) -> dict[str, object]:
+    def row(self, now_ms: int) -> dict[str, Any]:
         """The order as ``GET /iserver/account/orders`` lists it (recorded shape)."""
         ticket = self.ticket
         instrument = ticket.instrument
@@ -95,7 +96,7 @@ class SimOrder:
         total = ticket.quantity
         origin, label = _TYPE_NAMES[ticket.order_type]
         filled = self.status == "Filled"
-        row: dict[str, object] = {
+        row: dict[str, Any] = {
             "acct": self.account,
             "conidex": str(instrument.conid),
             "conid": instrument.conid,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import fsum
+from typing import Any
 
 from ibkr_sim.instruments import UNIVERSE, Instrument
 from ibkr_sim.market import Market
@@ -115,14 +116,14 @@ class Portfolio:
 
     # -- views -----------------------------------------------------------------------
 
-    def positions_page(self, page: int, page_size: int = 100) -> list[dict[str, object]]:
+    def positions_page(self, page: int, page_size: int = 100) -> list[dict[str, Any]]:
         """``/portfolio/{acct}/positions/{page}``: open positions by description."""
         marks = sorted(self._marks(), key=lambda m: _description(m.position.instrument))
         return [
             self._position_row(mark) for mark in marks[page * page_size : (page + 1) * page_size]
         ]
 
-    def ledger(self, now: float) -> dict[str, dict[str, object]]:
+    def ledger(self, now: float) -> dict[str, dict[str, Any]]:
         """``/portfolio/{acct}/ledger``: one entry per currency plus BASE (seconds)."""
         entries = {ccy: self._ledger_numbers(ccy) for ccy in self._currencies()}
         base = {
@@ -216,8 +217,8 @@ class Portfolio:
 
     def _ledger_entry(
         self, currency: str, numbers: dict[str, float], rate: float, now: float
-    ) -> dict[str, object]:
-        entry: dict[str, object] = dict.fromkeys(_LEDGER_ZEROES, 0.0)
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = dict.fromkeys(_LEDGER_ZEROES, 0.0)
         entry.update({key: float(round(value, 2)) for key, value in numbers.items()})
         entry.update(
             {
@@ -234,7 +235,7 @@ class Portfolio:
         )
         return entry
 
-    def _position_row(self, mark: _Mark) -> dict[str, object]:
+    def _position_row(self, mark: _Mark) -> dict[str, Any]:
         position = mark.position
         instrument = position.instrument
         derivative = instrument.sec_type in ("OPT", "FUT")
