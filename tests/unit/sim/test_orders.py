@@ -11,11 +11,12 @@ import pytest
 from ibkr_session.clock import ManualClock
 from ibkr_sim.book import Broker
 from ibkr_sim.market import Market
+from ibkr_sim.orders import SimOrder
 from ibkr_sim.refusal import UnknownAccountError
 
 from .conftest import AAPL, ACCOUNT, ES
 
-Answer = list[dict[str, object]] | dict[str, object]
+Answer = list[dict[str, Any]] | dict[str, Any]
 
 
 def _order(**fields: object) -> dict[str, object]:
@@ -29,7 +30,7 @@ def _order(**fields: object) -> dict[str, object]:
 
 def _message_ids(answer: Answer) -> list[str]:
     assert isinstance(answer, list), answer
-    return [str(i) for i in answer[0].get("messageIds", [])]  # type: ignore[attr-defined]
+    return [str(i) for i in answer[0].get("messageIds", [])]
 
 
 def _reply_id(answer: Answer) -> str:
@@ -42,6 +43,11 @@ def _confirm_all(broker: Broker, answer: Answer) -> Answer:
     while isinstance(answer, list) and "id" in answer[0]:
         answer = broker.reply(_reply_id(answer), True)
     return answer
+
+
+def _existing(order: SimOrder | None) -> SimOrder:
+    assert order is not None
+    return order
 
 
 def _place(broker: Broker, **fields: object) -> dict[str, object]:
@@ -229,7 +235,7 @@ def test_limit_rests_and_fills_when_the_price_crosses(
     assert placed["order_status"] == "Submitted"
     clock.advance(60)
     broker.process()
-    assert broker.order_by_coid("dip").status == "Submitted"  # type: ignore[union-attr]
+    assert _existing(broker.order_by_coid("dip")).status == "Submitted"
     market.set_price(AAPL, limit - 0.50)
     broker.process()
     order = broker.order_by_coid("dip")
@@ -264,11 +270,11 @@ def test_day_order_expires_at_the_close_gtc_survives(
     _place(broker, orderType="LMT", price=limit, cOID="gtc", tif="GTC")
     clock.set(dt.datetime(2026, 1, 6, 20, 59, tzinfo=dt.UTC))  # 15:59 New York
     broker.process()
-    assert broker.order_by_coid("day").status == "Submitted"  # type: ignore[union-attr]
+    assert _existing(broker.order_by_coid("day")).status == "Submitted"
     clock.advance(120)
     broker.process()
-    assert broker.order_by_coid("day").status == "Cancelled"  # type: ignore[union-attr]
-    assert broker.order_by_coid("gtc").status == "PreSubmitted"  # type: ignore[union-attr]
+    assert _existing(broker.order_by_coid("day")).status == "Cancelled"
+    assert _existing(broker.order_by_coid("gtc")).status == "PreSubmitted"
 
 
 def test_stop_triggers_on_the_way_down(broker: Broker, market: Market, clock: ManualClock) -> None:
@@ -318,9 +324,9 @@ def test_cancel_is_acknowledged_then_applied_by_process(
     real = recorded("Orders__DELETE-cancel-order")["Response"]["Body"]
     assert ack.keys() == real.keys()
     assert (ack["msg"], ack["order_id"]) == ("Request was submitted", int(order_id))
-    assert broker.order(order_id).status == "Submitted"  # type: ignore[union-attr]
+    assert _existing(broker.order(order_id)).status == "Submitted"
     broker.process()
-    assert broker.order(order_id).status == "Cancelled"  # type: ignore[union-attr]
+    assert _existing(broker.order(order_id)).status == "Cancelled"
 
 
 def test_unknown_or_foreign_order_ids_do_not_exist(broker: Broker) -> None:
@@ -356,7 +362,7 @@ def test_modify_asks_questions_too(broker: Broker, subscribed: Market) -> None:
     done = broker.reply(_reply_id(answer), True)
     assert isinstance(done, list)
     assert done[0]["order_id"] == order_id
-    assert broker.order(order_id).ticket.price == far  # type: ignore[union-attr]
+    assert _existing(broker.order(order_id)).ticket.price == far
 
 
 def test_orders_list_matches_the_recording_and_filters(
