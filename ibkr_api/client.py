@@ -56,9 +56,9 @@ class IbkrClient:
     """The ``ctx.ibkr`` object: ``IbkrClient(gateway_url, **manager_options)`` or
     ``IbkrClient(session=SessionManager(...))``.
 
-    ``gateway_url`` defaults to ``https://localhost:5000``; ``manager_options`` go to the
-    ``SessionManager`` the client then creates (and closes on ``close()``). A manager passed
-    as ``session`` belongs to the caller and is left open.
+    ``manager_options`` go to the ``SessionManager`` the client then creates (and closes on
+    ``close()``). A manager passed as ``session`` belongs to the caller and is left open;
+    it brings its own URL and options, so giving others beside it is refused.
 
     Options of the client itself:
     ``auto_confirm``: order-question message ids (e.g. ``("o163", "o354")``) confirmed
@@ -71,7 +71,7 @@ class IbkrClient:
 
     def __init__(
         self,
-        gateway_url: str | None = None,
+        gateway_url: str = DEFAULT_GATEWAY_URL,
         *,
         session: SessionManager | None = None,
         auto_confirm: Iterable[str] = (),
@@ -98,9 +98,9 @@ class IbkrClient:
             v.validate(v.SuppressMessagesArgs, message_ids=chosen).message_ids if chosen else []
         )
         if session is None:
-            self._session = SessionManager(gateway_url or DEFAULT_GATEWAY_URL, **manager_options)
+            self._session = SessionManager(gateway_url, **manager_options)
             self._owns_session = True
-        elif gateway_url is not None or manager_options:
+        elif gateway_url != DEFAULT_GATEWAY_URL or manager_options:
             raise InvalidRequestError(
                 "pass either session=... or gateway_url/manager options, not both",
                 field="session",

@@ -251,7 +251,7 @@ def test_bad_input_is_refused_before_anything_is_sent(
     assert gateway.sent(include_session=True) == []
 
 
-def test_client_created_manager_is_closed_with_it_but_a_given_one_is_not(
+def test_a_given_manager_stays_open_and_conflicting_options_are_refused(
     gateway: Gateway, clock: ManualClock
 ) -> None:
     manager = SessionManager(clock=clock)
@@ -261,7 +261,7 @@ def test_client_created_manager_is_closed_with_it_but_a_given_one_is_not(
     assert manager.request("POST", "/tickle") is not None
 
     with pytest.raises(InvalidRequestError):
-        IbkrClient("https://localhost:5000", session=manager)
+        IbkrClient("https://127.0.0.1:5000", session=manager)
     with pytest.raises(InvalidRequestError):
         IbkrClient(session=manager, clock=clock)
     with pytest.raises(InvalidRequestError):
