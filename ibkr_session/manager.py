@@ -35,6 +35,7 @@ import structlog
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.errors import (
     CompetingSessionError,
+    GatewayUnavailableError,
     GatewayUnreachableError,
     IbkrAPIError,
     IbkrError,
@@ -63,6 +64,8 @@ _SSODH_INIT = "/iserver/auth/ssodh/init"
 _STATUS_PATHS = frozenset({_TICKLE, _AUTH_STATUS, _SSODH_INIT})
 _UNPRIMED_TEXT = "query /accounts first"
 """Seam 1's one matched text: the gateway gives this refusal no status or id of its own."""
+_RESET_SYMPTOMS = (NotAuthenticatedError, GatewayUnavailableError)
+"""Answers seen during the nightly reset (IBKR-FACTS §2); inside the window they mean it."""
 _SUPPRESS_BATCH = 51
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _POLL_SECONDS = 1.0
@@ -306,6 +309,8 @@ class SessionManager:
                     self._probe()
                 else:
                     self._exchange("POST", _TICKLE)
+            except ResetWindowError as exc:
+                log.info("session.keepalive_in_reset_window", detail=str(exc))
             except IbkrError as exc:
                 log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
 
@@ -420,12 +425,15 @@ class SessionManager:
             if self._primings == primings_seen:  # nobody primed since that request left
                 self._prime()
 
-    def _reset_window_error(self, end: _dt.datetime) -> ResetWindowError:
+    def _reset_window_error(
+        self, end: _dt.datetime, *, answered: IbkrAPIError | None = None
+    ) -> ResetWindowError:
         now = self.clock.now()
         local_end = end.astimezone(self.schedule.zone)
+        what = "nothing was sent" if answered is None else f"the gateway answered {_said(answered)}"
         return ResetWindowError(
             f"IBKR nightly reset window ({self.schedule.zone.key}): /iserver resumes at "
-            f"{local_end:%H:%M} local ({end:%H:%M} UTC); nothing was sent",
+            f"{local_end:%H:%M} local ({end:%H:%M} UTC); {what}",
             retry_after=max(0.0, (end - now).total_seconds()),
             resumes_at=end,
         )
@@ -449,6 +457,10 @@ class SessionManager:
                 )
         except IbkrError as exc:
             self._learn_from_failure(exc)
+            window = self.schedule.window_at(self.clock.now())
+            if window is not None and isinstance(exc, _RESET_SYMPTOMS):
+                # "no session" or a 5xx during the reset is the reset, not a logout: say so.
+                raise self._reset_window_error(window[1], answered=exc) from exc
             raise
         self._learn_from_answer(path, answer)
         return answer
@@ -506,8 +518,9 @@ class SessionManager:
             self._confirm_contact()
         else:
             detail = "connected" if status.connected else "not connected"
+            note = f" ({status.message})" if status.message else ""
             self._machine.transition(
-                _S.UNAUTHENTICATED, f"{source}: {detail}, authenticated=false {status.message}"
+                _S.UNAUTHENTICATED, f"{source}: {detail}, authenticated=false{note}"
             )
 
     def _same_session_continues(self, old: SessionState) -> bool:
@@ -553,6 +566,14 @@ class SessionManager:
         self._question_id = None
         self._question_until = None
         return False
+
+
+def _said(answer: IbkrAPIError) -> str:
+    """What the gateway itself said (not our advice about it), for messages."""
+    body = answer.body
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return f"HTTP {answer.code} {body['error']!r}"
+    return f"HTTP {answer.code}"
 
 
 def _is_guarded(path: str) -> bool:

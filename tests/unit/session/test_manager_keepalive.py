@@ -13,7 +13,14 @@ import requests
 from structlog.testing import capture_logs
 from urllib3.exceptions import NewConnectionError
 
-from ibkr_session import ManualClock, RateLimitedError, SessionManager, SessionState
+from ibkr_session import (
+    IbkrAPIError,
+    ManualClock,
+    RateLimitedError,
+    ResetWindowError,
+    SessionManager,
+    SessionState,
+)
 from ibkr_session.manager import backoff_delay
 from tests.unit.session.session_fakes import API, FakeGateway, auth_body, tickle_body
 
@@ -223,3 +230,22 @@ def test_refresh_does_not_probe_between_a_question_and_its_reply(
     manager.question_pending("reply-1")
     assert manager.refresh() is S.UNKNOWN
     assert gateway.sent() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [("/tickle", 200, {"error": "no session"}), ("/portfolio/accounts", 503, "")],
+    ids=["tickle-no-session", "portfolio-503"],
+)
+def test_reset_symptoms_inside_the_window_are_reported_as_the_window(
+    make_manager: Make, gateway: FakeGateway, clock: ManualClock, path: str, status: int, body: Any
+) -> None:
+    gateway.on("POST" if path == "/tickle" else "GET", path, body, status=status)
+    clock.set(clock.now().replace(hour=5, minute=2))  # 01:02 New York (EDT)
+    manager = make_manager()
+    with pytest.raises(ResetWindowError) as caught:
+        manager.request("POST" if path == "/tickle" else "GET", path)
+    assert caught.value.retry_after == 8 * 60
+    assert "log in" not in str(caught.value)  # a reset is not a logout
+    assert isinstance(caught.value.__cause__, IbkrAPIError)
+    assert manager.state is S.RESET_WINDOW
