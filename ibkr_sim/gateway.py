@@ -267,8 +267,7 @@ class SimulatedGateway:
             if delay > 0:
                 time.sleep(delay)
             if reply is None:
-                with self._lock:
-                    reply = self._process(method, path, incoming)
+                reply = self._process_safely(method, path, incoming)
         finally:
             if release_slot is not None:
                 with self._lock:
@@ -281,6 +280,15 @@ class SimulatedGateway:
             self._requests.append(record)
         log.debug("sim.request", method=method, path=logged_path, status=reply.status)
         return None if dropped else reply
+
+    def _process_safely(self, method: str, path: str | None, incoming: IncomingRequest) -> Reply:
+        """Like a real server, a failure inside an endpoint is a 500, not a lost socket."""
+        with self._lock:
+            try:
+                return self._process(method, path, incoming)
+            except Exception:
+                log.exception("sim.endpoint_failed", method=method, path=incoming.path)
+                return error_reply(500, "Internal Server Error", with_status_code=False)
 
     def _process(self, method: str, path: str | None, incoming: IncomingRequest) -> Reply:
         if path is None:

@@ -116,7 +116,7 @@ class HttpsServer:
         raw.settimeout(_HANDSHAKE_TIMEOUT)
         try:
             connection = self._context.wrap_socket(raw, server_side=True)
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:  # ssl.SSLError included
             log.debug("sim.tls_handshake_failed", peer=peer, error=str(exc))
             raw.close()
             return
