@@ -61,6 +61,7 @@ __all__ = ["Broker"]
 COID_MEMORY = 86_400.0
 """How long a cOID stays registered (IBKR-FACTS §8: unique for 24 h)."""
 _FIRST_ORDER_ID = 1_370_093_240
+_REPLY_ID_SEED = 0x5EED
 _NOT_CONFIRMED = "Order not confirmed "  # sic: IBKR's spec example ends with a space
 _SUMMARY_SEGMENTED = (
     "netliquidation", "totalcashvalue", "settledcash", "grosspositionvalue",
@@ -103,7 +104,7 @@ class Broker:
         self._pending: dict[str, _Pending] = {}
         self._executions: list[Execution] = []
         self._next_order_id = _FIRST_ORDER_ID
-        self._reply_ids = random.Random(len(self._accounts))
+        self._reply_ids = random.Random(_REPLY_ID_SEED)  # reproducible runs, unique ids
 
     # -- accounts and portfolio ------------------------------------------------------
 
@@ -255,9 +256,13 @@ class Broker:
 
     def process(self) -> None:
         now = self._now()
+        trades: dict[tuple[int, float], list[tuple[float, float]]] = {}
         for order in list(self._orders.values()):
             if order.live:
-                self._work(order, now)
+                key = (order.ticket.conid, order.checked_until)
+                if key not in trades:
+                    trades[key] = self._trades_since(*key, now)
+                self._work(order, trades[key], now)
 
     def reset_session(self) -> None:
         self._pending.clear()
@@ -369,14 +374,18 @@ class Broker:
             return
         order.status = order.status_now(trading)
 
-    def _work(self, order: SimOrder, now: float) -> None:
+    def _trades_since(self, conid: int, since: float, now: float) -> list[tuple[float, float]]:
+        trades = self._market.prices_between(conid, since, now)
+        if not trades and self._market.is_trading(conid):  # no time passed: the trade now
+            trades = [(now, self._market.price(conid))]
+        return trades
+
+    def _work(self, order: SimOrder, trades: list[tuple[float, float]], now: float) -> None:
+        """Feed one live order the trades since it was last checked, in time order."""
         if order.cancel_requested:
             self._close(order, "Cancelled", now)
             return
         conid = order.ticket.conid
-        trades = self._market.prices_between(conid, order.checked_until, now)
-        if not trades and self._market.is_trading(conid):  # no time passed: the trade now
-            trades = [(now, self._market.price(conid))]
         for t, last in trades:
             if order.expires_at is not None and t >= order.expires_at:
                 break

@@ -222,7 +222,7 @@ class Portfolio:
         entry.update({key: float(round(value, 2)) for key, value in numbers.items()})
         entry.update(
             {
-                "exchangerate": rate,
+                "exchangerate": 1 if currency in (_BASE, "BASE") else rate,  # int, as recorded
                 "sessionid": 1,
                 "currency": currency,
                 "acctcode": self.account_id,
