@@ -1,0 +1,110 @@
+"""The ``ibkr`` command against a simulated gateway serving real HTTPS in real time."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ibkr_api.cli import main
+from ibkr_sim.gateway import SimulatedGateway
+
+
+@pytest.fixture
+def live_sim() -> Iterator[SimulatedGateway]:
+    """A simulator on the real clock, as ``ibkr sim`` serves it."""
+    with SimulatedGateway() as gateway:
+        yield gateway
+
+
+def test_pin_prints_the_gateway_fingerprint(
+    live_sim: SimulatedGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["pin", live_sim.url]) == 0
+    assert capsys.readouterr().out.strip() == live_sim.fingerprint
+
+
+def test_status_shows_state_accounts_and_the_next_reset(
+    live_sim: SimulatedGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--gateway", live_sim.url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line[:14].strip(): line[14:] for line in lines}
+    assert rows["state"] == "AUTHENTICATED"
+    assert "authenticated=yes" in rows["auth status"]
+    assert "U1234567" in rows["accounts"]
+    assert rows["selected"] == "U1234567"
+    assert "UTC)" in rows["next reset"]
+
+
+def test_run_executes_a_recipe_and_keeps_its_state(
+    live_sim: SimulatedGateway,
+    examples: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state_file = tmp_path / "mr.json"
+    code = main(
+        [
+            "run",
+            str(examples / "mean_reversion.py"),
+            "--gateway",
+            live_sim.url,
+            "--ticks",
+            "1",
+            "--state-file",
+            str(state_file),
+        ]
+    )
+    assert code == 0
+    assert json.loads(state_file.read_text()) == {"account": "U1234567", "aapl_conid": 265598}
+    assert "mean_reversion.py: 1 ticks: 1 ok, 0 failed" in capsys.readouterr().out
+
+
+def test_run_explains_a_missing_worker_file(
+    live_sim: SimulatedGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(tmp_path / "nope.py"), "--gateway", live_sim.url]) == 1
+    assert "worker file not found" in capsys.readouterr().err
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "w.py"],
+        ["run", "w.py", "--gateway", "u", "--interval", "0"],
+        ["sim", "--port", "70000"],
+        ["status", "--region", "mars"],
+        ["bogus"],
+    ],
+)
+def test_bad_command_lines_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+
+
+def test_sim_serves_until_ctrl_c() -> None:
+    command = [sys.executable, "-m", "ibkr_api", "sim", "--port", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603 (our interpreter, fixed argv)
+        assert process.stdout is not None
+        url_line = process.stdout.readline()
+        fingerprint_line = process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=20)
+    assert url_line.startswith("Simulated IBKR gateway at https://127.0.0.1:")
+    assert fingerprint_line.startswith("certificate sha256:")
+    assert process.returncode == 0
+    assert "simulator stopped" in rest
