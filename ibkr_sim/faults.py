@@ -79,12 +79,6 @@ class FaultPlan:
         """Whether to close the connection instead of sending this request's answer."""
         return _first(self._drops, method, path) is not None
 
-    def clear(self) -> None:
-        """Disarm everything."""
-        self._failures.clear()
-        self._delays.clear()
-        self._drops.clear()
-
 
 def _first(armed: list[_T], method: str, path: str) -> _T | None:
     for fault in armed:

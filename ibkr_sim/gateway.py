@@ -11,6 +11,24 @@ A request goes: scripted failure? → pacing (429, penalty box) → scripted del
 effects of the passing time → route (HTML 404) → session guard (401, 503, "no bridge",
 "Please query /accounts first") → endpoint → scripted drop of the answer. Every request
 is recorded in ``requests``. All state changes happen under one lock.
+
+Where IBKR documents nothing, the simulator picks what was observed (IBKR-FACTS):
+
+- no SSO session: 401 with an empty ``text/plain`` body; ``/tickle`` answers 200
+  ``{"error": "no session"}``;
+- brokerage session down (idle, reset, competitor gone): ``/iserver/*`` 401 empty, and
+  ``auth/status`` says ``connected: true, authenticated: false`` until ssodh/init;
+- competing login: ``auth/status`` ``competing: true, authenticated: false``, other
+  ``/iserver/*`` 400 ``"Bad Request: no bridge"`` (the bridge belongs to the other
+  platform) until ssodh/init with ``compete: true``;
+- nightly reset (01:00 region-local, ``reset_minutes`` long): ``/iserver/*`` 503 with an
+  empty body, ``/tickle`` ``{"error": "no session"}``, ``/portfolio/*`` unaffected;
+- pacing: 429 with an empty body from the IP limiter (then the penalty box); 429
+  ``{"error": "Too many history charts requests, ..."}`` from the history service (no
+  penalty box);
+- an unknown or invalidated reply id: HTTP 400 ``{"error": "reply id not found: ..."}``;
+- ``GET /iserver/account/orders?force=true`` answers an empty list once;
+- ``delay_next`` stalls *before* processing: a client that times out still changed state.
 """
 
 from __future__ import annotations

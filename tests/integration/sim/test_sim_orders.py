@@ -208,3 +208,24 @@ def test_an_order_whose_answer_was_lost_is_in_the_book_exactly_once(
     resent = place(trader, ticket("lost"))  # a blind resend is refused, not traded twice
     assert "already registered" in resent["error"]
     assert gateway.executions_by_coid() == {"lost": 1}
+
+
+def test_portfolio_endpoints_check_the_account(trader: Api) -> None:
+    assert trader.post(f"/portfolio/{ACCOUNT}/positions/invalidate").json() == {
+        "message": "success"
+    }
+    for method, path in [
+        ("GET", "/portfolio/U0000000/summary"),
+        ("GET", "/portfolio/U0000000/ledger"),
+        ("GET", "/portfolio/U0000000/positions/0"),
+        ("POST", "/portfolio/U0000000/positions/invalidate"),
+    ]:
+        answer = trader.request(method, path)
+        assert answer.status_code == 400, path
+        assert answer.json()["error"] == "Bad Request: accountId is not valid: U0000000"
+    assert trader.get(f"/portfolio/{ACCOUNT}/positions/first").status_code == 400
+
+
+def test_partitioned_pnl_lists_each_account(trader: Api) -> None:
+    pnl = trader.get("/iserver/account/pnl/partitioned").json()
+    assert list(pnl["upnl"]) == [f"{ACCOUNT}.Core"]
