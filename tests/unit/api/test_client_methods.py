@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from ibkr_api.client import IbkrClient
-from ibkr_session import InvalidRequestError, ManualClock, NotAuthenticatedError, SessionManager
+from ibkr_api.client import MAX_POSITION_PAGES, IbkrClient
+from ibkr_session import (
+    IbkrAPIError,
+    InvalidRequestError,
+    ManualClock,
+    NotAuthenticatedError,
+    SessionManager,
+)
 
 from .conftest import ACCOUNT, Gateway, Reply, Sent
 
@@ -266,3 +272,24 @@ def test_a_given_manager_stays_open_and_conflicting_options_are_refused(
         IbkrClient(session=manager, clock=clock)
     with pytest.raises(InvalidRequestError):
         IbkrClient(auto_confirm=["are you sure?"], clock=clock)
+
+
+def test_paging_stops_at_a_bound_when_every_page_is_full(
+    client: IbkrClient, gateway: Gateway
+) -> None:
+    row = gateway.body("Portfolio__GET-portfolio-positions-page0")[0]
+    gateway.answer("GET", "/portfolio/accounts", gateway.body("Portfolio__GET-portfolio-accounts"))
+    for page in range(MAX_POSITION_PAGES + 1):
+        gateway.answer("GET", f"/portfolio/{ACCOUNT}/positions/{page}", [row] * 100)
+
+    assert len(client.get_positions(ACCOUNT)) == 100 * MAX_POSITION_PAGES
+    assert len(gateway.sent()) == 1 + MAX_POSITION_PAGES
+
+
+def test_an_answer_of_the_wrong_shape_is_a_typed_error(
+    client: IbkrClient, gateway: Gateway
+) -> None:
+    gateway.answer("GET", "/iserver/marketdata/snapshot", {"unexpected": "object"})
+
+    with pytest.raises(IbkrAPIError, match="not a list"):
+        client.get_market_snapshot(265598, [31])
