@@ -155,3 +155,23 @@ def test_a_confirmed_order_whose_reply_answer_is_lost_is_counted_once(
 
     assert answer[0]["reconciled"] is True
     assert len(orders_with_coid(ibkr, "lost-reply")) == 1
+
+
+def test_a_modify_whose_answer_is_lost_is_found_applied_and_not_resent(
+    ibkr: IbkrClient, sim: SimulatedGateway
+) -> None:
+    ibkr.suppress_messages(["o163"])
+    last = float(ibkr.get_market_snapshot(AAPL)[0]["31"])
+    placed = ibkr.place_order(ACCOUNT, AAPL, "BUY", 3, "LMT", round(last * 0.8, 2), coid="rest")
+    order_id = placed[0]["order_id"]
+    modify_path = f"/iserver/account/{ACCOUNT}/order/{order_id}"
+    sim.drop_after_accept(1, path=modify_path)
+
+    new_price = round(last * 0.85, 2)
+    answer = ibkr.modify_order(ACCOUNT, order_id, AAPL, "BUY", 3, "LMT", new_price)
+
+    assert answer[0]["reconciled"] is True
+    (order,) = orders_with_coid(ibkr, "rest")
+    assert float(order["price"]) == new_price
+    modifies = [q for q in sim.requests if q.method == "POST" and q.path == modify_path]
+    assert len(modifies) == 1
