@@ -53,6 +53,7 @@ class GenerationMemory(Generic[K]):
             return set(keys) - self._keys
 
     def remember(self, keys: Iterable[K]) -> None:
+        """Mark ``keys`` as done for the current brokerage session."""
         with self._lock:
             self._forget_if_stale()
             self._keys.update(keys)
