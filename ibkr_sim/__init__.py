@@ -4,8 +4,10 @@
 one does (idle expiry, nightly reset, competing logins, pacing, order questions), on an
 injected clock, so tests of trading workers can travel through a night in milliseconds::
 
-    with SimulatedGateway(ManualClock()) as gateway:
-        client = IbkrClient(gateway.url)
+    clock = ManualClock()
+    with SimulatedGateway(clock) as gateway, IbkrClient(gateway.url, clock=clock) as ibkr:
+        ibkr.get_positions("U1234567")
+        gateway.start_competing()  # ... and watch the client cope
 """
 
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed

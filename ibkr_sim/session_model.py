@@ -103,12 +103,14 @@ class SessionModel:
     # -- what a human or another platform does ----------------------------------------------
 
     def login(self) -> None:
-        """A user logged in at the gateway: SSO and a fresh brokerage session."""
+        """A user logged in at the gateway: SSO and a fresh brokerage session, which
+        replaces any previous one."""
         if not self.sso:
             self.sso = True
             self.sso_session_id = secrets.token_hex(16)
             self.sso_login_at = self._clock.now()
         if not self.competing:
+            self._lose_brokerage("new login")
             self._establish("login")
 
     def logout(self) -> None:

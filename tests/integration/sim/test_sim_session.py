@@ -163,3 +163,13 @@ def test_every_request_is_recorded(api: Api, gateway: SimulatedGateway, clock: M
     ]
     assert log[1].query == {"conids": "265598", "fields": "31"}
     assert log[1].time == log[0].time.replace(second=1)
+
+
+def test_a_new_login_replaces_the_brokerage_session(gateway: SimulatedGateway, api: Api) -> None:
+    api.prime()
+    api.get(SNAPSHOT, params=QUOTE)  # the pre-flight
+    assert "31" in api.get(SNAPSHOT, params=QUOTE).json()[0]
+    gateway.login()
+    assert api.get(SNAPSHOT, params=QUOTE).status_code == 400  # unprimed again
+    api.prime()
+    assert api.get(SNAPSHOT, params=QUOTE).json() == [{"conid": 265598, "conidEx": "265598"}]
