@@ -75,11 +75,11 @@ MAX_QUESTION_CHAIN = 10
 DUPLICATE_LOOKUPS = 2
 """Live-order lookups for an order the gateway says exists but does not list yet."""
 
-MAX_OPEN_QUESTIONS = 64
-"""Unanswered questions remembered (to reconcile a lost reply) before the oldest is dropped."""
-
 DUPLICATE_LOOKUP_WAIT = 1.0
 """Seconds between those lookups (the orders pacing adds its own 5 s on top)."""
+
+MAX_OPEN_QUESTIONS = 64
+"""Unanswered questions remembered (to reconcile a lost reply) before the oldest is dropped."""
 
 _WORKING_STATUSES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted"})
 
@@ -97,8 +97,9 @@ class OrderOutcomeUnknownError(IbkrError):
 
     Raised as ``OrderUnconfirmedUnreachableError`` (also a ``GatewayUnreachableError``) or
     ``OrderUnconfirmedUnavailableError`` (also a ``GatewayUnavailableError``), so handlers
-    of the original failure still catch it. ``coid`` (placements) or ``order_id``
-    (modifications) names the order to look for before trying again.
+    of the original failure still catch it. ``coid`` (placements, and replies to their
+    questions) or ``order_id`` (modifications) names the order to look for before trying
+    again.
     """
 
     coid: str | None = None
