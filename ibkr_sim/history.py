@@ -2,8 +2,10 @@
 
 How a period is measured (documented simulator choices, close to what the gateway does):
 the window ends at the last trading instant (now while the market is open, else the last
-close); ``min`` and ``h`` periods count *trading* time backwards across sessions, ``d``
-counts sessions (the open one included), ``w``/``m``/``y`` are calendar spans. Intraday
+close); ``min``, ``h`` and ``d`` periods count *trading* time backwards across sessions
+(a day is one session's length: 6.5 h of regular hours for a stock, so ``1d`` of
+``15min`` bars is always 26 bars, as the reference's mean-reversion recipe expects),
+``w``/``m``/``y`` are calendar spans. Intraday
 bars are aligned to each session's open; ``1d``/``1w``/``1m`` bars gather whole sessions
 by date, ISO week and month, stamped at their first open. At most the 1000 most recent
 bars are returned. US stocks and options use regular hours unless ``outside_rth`` asks
@@ -38,6 +40,7 @@ BAR_SECONDS = {
 """Every documented bar size and its ``barLength`` in seconds."""
 
 _PERIOD = re.compile(r"(\d+)(min|h|d|w|m|y)")
+_UNIT_SECONDS = {"min": 60.0, "h": 3600.0}
 _VOLUME_FACTOR = 100
 _WICK = 0.15  # bar wicks, as a fraction of the daily volatility scaled by sqrt(duration)
 _GROUPERS: dict[str, Callable[[Session], Hashable]] = {
@@ -93,18 +96,17 @@ def _hours(instrument: Instrument, outside_rth: bool) -> Hours:
 
 
 def _window_start(hours: Hours, anchor: float, amount: int, unit: str) -> float:
-    sessions = hours.sessions_backwards(anchor)
-    if unit in ("min", "h"):
-        remaining = float(amount * (60 if unit == "min" else 3600))
-        for session in sessions:
+    if unit in ("min", "h", "d"):
+        if unit == "d":
+            unit_seconds = hours.latest_session(anchor).minutes * 60
+        else:
+            unit_seconds = _UNIT_SECONDS[unit]
+        remaining = amount * unit_seconds
+        for session in hours.sessions_backwards(anchor):
             end = min(session.close, anchor)
             if end - session.open >= remaining:
                 return end - remaining
             remaining -= end - session.open
-    if unit == "d":
-        for index, session in enumerate(sessions, start=1):
-            if index == amount:
-                return session.open
     local = _dt.datetime.fromtimestamp(anchor, NEW_YORK)
     if unit == "w":
         return (local - _dt.timedelta(weeks=amount)).timestamp()

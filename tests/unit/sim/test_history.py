@@ -107,3 +107,14 @@ def test_keys_and_types_match_the_recorded_history(
         assert type(ours[key]) is type(value), key
     assert ours["data"][0].keys() == real["data"][0].keys()
     assert isinstance(ours["data"][0]["t"], int)
+
+
+@pytest.mark.parametrize("local_hour", [9.6, 10.7, 13.0, 15.9, 20.0])
+def test_one_day_of_15min_bars_is_a_full_session_at_any_hour(
+    clock: ManualClock, market: Market, local_hour: float
+) -> None:
+    """The reference's recipe needs 20 closes from ``period="1d", bar="15min"``."""
+    monday = dt.datetime(2026, 1, 5, tzinfo=NEW_YORK) + dt.timedelta(hours=local_hour)
+    clock.set(monday)
+    data = market.history(AAPL, "1d", "15min")["data"]
+    assert 26 <= len(data) <= 27  # 6.5 h of trading, the oldest bar possibly cut
