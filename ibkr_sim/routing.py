@@ -41,8 +41,8 @@ class Call:
     request: IncomingRequest
     params: dict[str, str] = field(default_factory=dict)
 
-    def query(self, name: str, default: str | None = None) -> str | None:
-        return self.request.query.get(name, default)
+    def query(self, name: str) -> str | None:
+        return self.request.query.get(name)
 
     def required_query(self, name: str) -> str:
         value = self.request.query.get(name, "")

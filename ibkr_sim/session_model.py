@@ -42,11 +42,12 @@ class AccountSelection(enum.Enum):
 
 
 class SessionModel:
-    """SSO session, brokerage session, competing login, priming and account selection.
+    """SSO session, brokerage session, competing login, and what belongs to one
+    brokerage session: priming, the selected account, suppressed question ids.
 
     Not thread-safe on its own: the gateway calls it under its lock.
     ``on_brokerage_lost`` runs whenever a brokerage session ends, so market-data
-    subscriptions and question suppressions can die with it.
+    subscriptions and pending order questions kept elsewhere can die with it.
     """
 
     def __init__(
