@@ -388,3 +388,20 @@ def test_futures_trade_around_the_clock(broker: Broker, clock: ManualClock) -> N
     )
     assert isinstance(answer, list)
     assert answer[0]["order_status"] == "Filled"
+
+
+def test_opening_orders_trade_only_at_the_next_open(
+    broker: Broker, market: Market, clock: ManualClock
+) -> None:
+    clock.set(dt.datetime(2026, 1, 7, 1, 0, tzinfo=dt.UTC))  # 20:00 New York
+    at_open = _existing(broker.order(str(_place(broker, tif="OPG")["order_id"])))
+    far = round(market.price(AAPL) * 0.5, 2)
+    never = _existing(
+        broker.order(str(_place(broker, tif="OPG", orderType="LMT", price=far)["order_id"]))
+    )
+    clock.set(dt.datetime(2026, 1, 7, 14, 45, tzinfo=dt.UTC))  # 09:45
+    broker.process()
+    assert at_open.status == "Filled"
+    (execution,) = broker.executions
+    assert dt.datetime.fromtimestamp(execution.time, dt.UTC).time() < dt.time(14, 32)
+    assert never.status == "Cancelled"

@@ -174,3 +174,9 @@ def _assert_same_shape(ours: Any, real: Any, where: str) -> None:
         number = (int, float)
         same = isinstance(ours, number) if isinstance(real, number) else type(ours) is type(real)
         assert same, f"{where}: {ours!r} vs {real!r}"
+
+
+def test_ledger_stamps_seconds_and_summary_milliseconds(broker: Broker, clock: ManualClock) -> None:
+    now = clock.now().timestamp()
+    assert broker.ledger(ACCOUNT)["USD"]["timestamp"] == int(now)
+    assert broker.summary(ACCOUNT)["netliquidation"]["timestamp"] == int(now * 1000)
