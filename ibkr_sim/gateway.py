@@ -12,17 +12,13 @@ effects of the passing time → route (HTML 404) → session guard (401, 503, "n
 "Please query /accounts first") → endpoint → scripted drop of the answer. Every request
 is recorded in ``requests``. All state changes happen under one lock.
 
-Where IBKR documents nothing, the simulator picks what was observed (IBKR-FACTS):
+Where IBKR documents nothing, the simulator picks what was observed (IBKR-FACTS); the
+session refusals are listed in ``ibkr_sim.guard``; besides:
 
-- no SSO session: 401 with an empty ``text/plain`` body; ``/tickle`` answers 200
-  ``{"error": "no session"}``;
-- brokerage session down (idle, reset, competitor gone): ``/iserver/*`` 401 empty, and
-  ``auth/status`` says ``connected: true, authenticated: false`` until ssodh/init;
-- competing login: ``auth/status`` ``competing: true, authenticated: false``, other
-  ``/iserver/*`` 400 ``"Bad Request: no bridge"`` (the bridge belongs to the other
-  platform) until ssodh/init with ``compete: true``;
-- nightly reset (01:00 region-local, ``reset_minutes`` long): ``/iserver/*`` 503 with an
-  empty body, ``/tickle`` ``{"error": "no session"}``, ``/portfolio/*`` unaffected;
+- brokerage session down: ``auth/status`` says ``connected: true, authenticated: false``
+  until ssodh/init; a competing login: ``competing: true, authenticated: false`` until
+  ssodh/init with ``compete: true``;
+- the nightly reset starts at 01:00 region-local time and lasts ``reset_minutes``;
 - pacing: 429 with an empty body from the IP limiter (then the penalty box); 429
   ``{"error": "Too many history charts requests, ..."}`` from the history service (no
   penalty box);
@@ -50,6 +46,7 @@ from ibkr_session.clock import Clock, SystemClock
 from ibkr_sim.book import Broker
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed
 from ibkr_sim.faults import FaultPlan
+from ibkr_sim.guard import refusal_for
 from ibkr_sim.market import Market
 from ibkr_sim.market_endpoints import MarketEndpoints
 from ibkr_sim.nightly import NightlyReset
@@ -58,9 +55,9 @@ from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, Admission, ServerPacing
 from ibkr_sim.portfolio_endpoints import PortfolioEndpoints
 from ibkr_sim.refusal import Refusal
 from ibkr_sim.replies import Reply, empty_reply, error_reply, json_reply, not_found_reply
-from ibkr_sim.routing import Access, Call, Route, RouteTable
+from ibkr_sim.routing import Call, Route, RouteTable
 from ibkr_sim.server import HttpsServer, IncomingRequest
-from ibkr_sim.session_endpoints import NO_SESSION, SessionEndpoints
+from ibkr_sim.session_endpoints import SessionEndpoints
 from ibkr_sim.session_model import SessionModel
 
 __all__ = ["SimRequest", "SimulatedGateway"]
@@ -68,8 +65,6 @@ __all__ = ["SimRequest", "SimulatedGateway"]
 log = structlog.get_logger(__name__)
 
 _API_PREFIX = "/v1/api"
-_NO_BRIDGE = "Bad Request: no bridge"
-_NOT_PRIMED = "Bad Request: Please query /accounts first"
 
 
 @dataclass(frozen=True)
@@ -317,7 +312,7 @@ class SimulatedGateway:
         if found is None:
             return not_found_reply(incoming.path)
         route, params = found
-        refused = self._guard(route)
+        refused = refusal_for(route, self._session)
         if refused is not None:
             return refused
         if self._questions_cancel and route.cancels_questions:
@@ -326,27 +321,6 @@ class SimulatedGateway:
             return route.handler(Call(incoming, params))
         except Refusal as refusal:
             return json_reply(refusal.body, refusal.status)
-
-    def _guard(self, route: Route) -> Reply | None:
-        """IBKR's refusals for a route, given the sessions' state (None: serve it)."""
-        session = self._session
-        if route.access is Access.TICKLE:
-            return json_reply(NO_SESSION) if not session.sso or session.in_reset() else None
-        if not session.sso:
-            return empty_reply(401)
-        if route.access is Access.SSO:
-            return None
-        if session.in_reset():
-            return empty_reply(503)
-        if route.access is Access.BROKERAGE_AUTH:
-            return None
-        if session.competing:
-            return error_reply(400, _NO_BRIDGE)
-        if not session.authenticated:
-            return empty_reply(401)
-        if route.needs_priming and not session.primed:
-            return error_reply(400, _NOT_PRIMED)
-        return None
 
     def _brokerage_lost(self, reason: str) -> None:
         """What dies with a brokerage session: pending questions, market-data lines."""

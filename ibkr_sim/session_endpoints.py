@@ -15,9 +15,8 @@ from ibkr_sim.replies import Reply, error_reply, json_reply
 from ibkr_sim.routing import Access, Call, Route, parse_bool
 from ibkr_sim.session_model import AccountSelection, SessionModel
 
-__all__ = ["NO_SESSION", "SessionEndpoints"]
+__all__ = ["SessionEndpoints"]
 
-NO_SESSION: dict[str, object] = {"error": "no session"}
 _USER_ID = 12345678
 _USER_NAME = "simuser1"
 
