@@ -63,12 +63,6 @@ COID_MEMORY = 86_400.0
 _FIRST_ORDER_ID = 1_370_093_240
 _REPLY_ID_SEED = 0x5EED
 _NOT_CONFIRMED = "Order not confirmed "  # sic: IBKR's spec example ends with a space
-_SUMMARY_SEGMENTED = (
-    "netliquidation", "totalcashvalue", "settledcash", "grosspositionvalue",
-    "equitywithloanvalue", "initmarginreq", "maintmarginreq", "availablefunds",
-    "excessliquidity",
-)  # fmt: skip
-
 Answer = list[dict[str, Any]] | dict[str, Any]
 
 
@@ -125,32 +119,7 @@ class Broker:
         return iserver_accounts(self._accounts, selected)
 
     def summary(self, acct: str) -> dict[str, dict[str, Any]]:
-        totals = self.portfolio(acct).totals()
-        stamp = int(self._now() * 1000)
-        money = {
-            "netliquidation": totals["net_liquidation"],
-            "totalcashvalue": totals["cash"],
-            "settledcash": totals["cash"],
-            "grosspositionvalue": totals["gross"],
-            "equitywithloanvalue": totals["net_liquidation"],
-            "initmarginreq": totals["margin"],
-            "maintmarginreq": totals["margin"],
-            "availablefunds": totals["available"],
-            "excessliquidity": totals["available"],
-            "buyingpower": totals["available"] * 4,
-        }
-        for key in _SUMMARY_SEGMENTED:
-            money[f"{key}-c"] = 0.0
-            money[f"{key}-s"] = money[key]
-        answer = {
-            "accountcode": _summary_entry(0.0, None, acct, stamp),
-            "accountready": _summary_entry(0.0, None, "true", stamp),
-            "accounttype": _summary_entry(0.0, None, "INDIVIDUAL", stamp),
-        }
-        for key, amount in money.items():
-            rounded = round(amount, 2)
-            answer[key] = _summary_entry(rounded, "USD", str(rounded), stamp)
-        return answer
+        return self.portfolio(acct).summary(self._now())
 
     def ledger(self, acct: str) -> dict[str, dict[str, Any]]:
         return self.portfolio(acct).ledger(self._now())
@@ -159,18 +128,7 @@ class Broker:
         return self.portfolio(acct).positions_page(page)
 
     def pnl(self) -> dict[str, Any]:
-        rows: dict[str, Any] = {}
-        for acct, portfolio in self._portfolios.items():
-            totals = portfolio.totals()
-            rows[f"{acct}.Core"] = {
-                "rowType": 1,
-                "dpl": round(totals["daily"], 2),
-                "nl": round(totals["net_liquidation"], 2),
-                "upl": round(totals["unrealized"], 2),
-                "el": round(totals["available"], 2),
-                "mv": round(totals["market_value"], 2),
-            }
-        return {"upnl": rows}
+        return {"upnl": {f"{a}.Core": p.pnl_row() for a, p in self._portfolios.items()}}
 
     # -- orders ----------------------------------------------------------------------
 
@@ -450,17 +408,6 @@ class Broker:
 
 def _acknowledgement(order: SimOrder) -> dict[str, Any]:
     return {"order_id": str(order.order_id), "order_status": order.status, "encrypt_message": "1"}
-
-
-def _summary_entry(amount: float, currency: str | None, value: str, stamp: int) -> dict[str, Any]:
-    return {
-        "amount": amount,
-        "currency": currency,
-        "isNull": False,
-        "timestamp": stamp,
-        "value": value,
-        "severity": 0,
-    }
 
 
 def _status_filter(filters: str | None) -> set[str] | None:

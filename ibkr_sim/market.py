@@ -22,8 +22,7 @@ Public methods (what the HTTP side codes against):
 - ``price(conid) -> float`` (last trade, tick-rounded; the last close when closed),
   ``set_price(conid, price)``, ``quote(conid) -> Quote``, ``is_trading(conid) -> bool``,
   ``prior_close(conid) -> float``, ``bid_ask(conid, last) -> (bid, ask)``,
-  ``prices_between(conid, since, until) -> list[(t, price)]`` (for the broker's fills),
-  ``instrument(conid) -> Instrument | None``.
+  ``prices_between(conid, since, until) -> list[(t, price)]`` (for the broker's fills).
 """
 
 from __future__ import annotations
@@ -81,9 +80,6 @@ class Market:
         self._subscriptions: dict[int, str] = {}
 
     # -- contracts -------------------------------------------------------------------
-
-    def instrument(self, conid: int) -> Instrument | None:
-        return find_instrument(conid)
 
     def search(
         self, symbol: str, sec_type: str | None = None, name: bool = False

@@ -22,12 +22,18 @@ from typing import Any
 from ibkr_sim.instruments import UNIVERSE, Instrument
 from ibkr_sim.market import Market
 
-__all__ = ["Portfolio", "Position"]
+__all__ = ["Portfolio", "Position", "Totals"]
 
 _STOCK_MARGIN = 0.25
 _FUTURES_MARGIN = 0.06
 _LEVERAGE = 4.0
 _BASE = "USD"
+_SUMMARY_SEGMENTED = (
+    "netliquidation", "totalcashvalue", "settledcash", "grosspositionvalue",
+    "equitywithloanvalue", "initmarginreq", "maintmarginreq", "availablefunds",
+    "excessliquidity",
+)  # fmt: skip
+"""Summary keys that also come per segment: ``-c`` commodities (none here), ``-s`` securities."""
 _LEDGER_ZEROES = (
     "commoditymarketvalue", "corporatebondsmarketvalue", "warrantsmarketvalue",
     "interest", "moneyfunds", "funds", "issueroptionsmarketvalue", "tbondsmarketvalue",
@@ -65,6 +71,23 @@ class Position:
         elif (self.quantity > 0) != (held > 0):  # flipped: the rest opened at this price
             self.average_price = price
         return realized
+
+
+@dataclass(frozen=True)
+class Totals:
+    """An account's figures in USD at one moment."""
+
+    cash: float
+    market_value: float  # stocks and options
+    gross: float  # stocks and options, longs and shorts alike
+    net_liquidation: float
+    margin: float
+    unrealized: float
+    daily: float  # P&L since the prior close of the positions held now
+
+    @property
+    def available(self) -> float:
+        return self.net_liquidation - self.margin
 
 
 @dataclass(frozen=True)
@@ -108,9 +131,6 @@ class Portfolio:
         else:
             self._add_cash(instrument.currency, -signed * price * instrument.multiplier)
 
-    def position(self, conid: int) -> Position | None:
-        return self._positions.get(conid)
-
     def cash(self, currency: str = _BASE) -> float:
         return self._cash.get(currency, 0.0)
 
@@ -137,8 +157,49 @@ class Portfolio:
         answer["BASE"] = self._ledger_entry("BASE", base, 1.0, now)
         return answer
 
-    def totals(self) -> dict[str, float]:
-        """The account's figures in USD: what summary and P&L views are built from."""
+    def summary(self, now: float) -> dict[str, dict[str, Any]]:
+        """``/portfolio/{acct}/summary``: lowercase keys, timestamps in milliseconds."""
+        totals = self.totals()
+        stamp = int(now * 1000)
+        money = {
+            "netliquidation": totals.net_liquidation,
+            "totalcashvalue": totals.cash,
+            "settledcash": totals.cash,
+            "grosspositionvalue": totals.gross,
+            "equitywithloanvalue": totals.net_liquidation,
+            "initmarginreq": totals.margin,
+            "maintmarginreq": totals.margin,
+            "availablefunds": totals.available,
+            "excessliquidity": totals.available,
+            "buyingpower": totals.available * _LEVERAGE,
+        }
+        for key in _SUMMARY_SEGMENTED:
+            money[f"{key}-c"] = 0.0
+            money[f"{key}-s"] = money[key]
+        answer = {
+            "accountcode": _summary_entry(0.0, None, self.account_id, stamp),
+            "accountready": _summary_entry(0.0, None, "true", stamp),
+            "accounttype": _summary_entry(0.0, None, "INDIVIDUAL", stamp),
+        }
+        for key, amount in money.items():
+            rounded = round(amount, 2)
+            answer[key] = _summary_entry(rounded, _BASE, str(rounded), stamp)
+        return answer
+
+    def pnl_row(self) -> dict[str, Any]:
+        """This account's row of ``/iserver/account/pnl/partitioned``."""
+        totals = self.totals()
+        return {
+            "rowType": 1,
+            "dpl": round(totals.daily, 2),
+            "nl": round(totals.net_liquidation, 2),
+            "upl": round(totals.unrealized, 2),
+            "el": round(totals.available, 2),
+            "mv": round(totals.market_value, 2),
+        }
+
+    def totals(self) -> Totals:
+        """The account's figures in USD: what the summary and P&L views are built from."""
         marks = self._marks()
         securities = [m for m in marks if m.position.instrument.sec_type != "FUT"]
         futures = [m for m in marks if m.position.instrument.sec_type == "FUT"]
@@ -146,26 +207,20 @@ class Portfolio:
         market_value = fsum(m.market_value for m in securities)
         gross = fsum(abs(m.market_value) for m in securities)
         notional = fsum(abs(m.market_value) for m in futures)
-        unrealized = fsum(m.unrealized for m in marks)
-        net = cash + market_value + fsum(m.unrealized for m in futures)
-        margin = _STOCK_MARGIN * gross + _FUTURES_MARGIN * notional
-        daily = fsum(
-            m.position.quantity
-            * (m.price - self._market.prior_close(m.position.instrument.conid))
-            * m.position.instrument.multiplier
-            for m in marks
+        return Totals(
+            cash=cash,
+            market_value=market_value,
+            gross=gross,
+            net_liquidation=cash + market_value + fsum(m.unrealized for m in futures),
+            margin=_STOCK_MARGIN * gross + _FUTURES_MARGIN * notional,
+            unrealized=fsum(m.unrealized for m in marks),
+            daily=fsum(
+                m.position.quantity
+                * (m.price - self._market.prior_close(m.position.instrument.conid))
+                * m.position.instrument.multiplier
+                for m in marks
+            ),
         )
-        return {
-            "cash": cash,
-            "market_value": market_value,
-            "gross": gross,
-            "net_liquidation": net,
-            "margin": margin,
-            "available": net - margin,
-            "unrealized": unrealized,
-            "realized": fsum(p.realized for p in self._positions.values()),
-            "daily": daily,
-        }
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -262,6 +317,17 @@ class Portfolio:
             "undConid": instrument.underlying_conid,
             "model": "",
         }
+
+
+def _summary_entry(amount: float, currency: str | None, value: str, stamp: int) -> dict[str, Any]:
+    return {
+        "amount": amount,
+        "currency": currency,
+        "isNull": False,
+        "timestamp": stamp,
+        "value": value,
+        "severity": 0,
+    }
 
 
 def _description(instrument: Instrument) -> str:

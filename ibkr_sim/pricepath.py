@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ibkr_sim.hours import Session
 from ibkr_sim.instruments import Instrument
 
-__all__ = ["PricePath", "unit_hash"]
+__all__ = ["PricePath"]
 
 _MASK = (1 << 64) - 1
 _DAY = 86_400.0
@@ -29,7 +29,7 @@ _INTRADAY_SHAPE = 0.5  # volume density 1 + a*cos(2*pi*x) over the session
 _EXTENDED_RATE = 0.0002  # extended-hours volume per minute, as a fraction of the day's
 
 
-def unit_hash(*parts: int) -> float:
+def _unit_hash(*parts: int) -> float:
     """A deterministic uniform number in [0, 1) from integers (splitmix64 mixing)."""
     return _unit(_key(*parts))
 
@@ -107,7 +107,7 @@ class PricePath:
         cache_key = (instrument.conid, day_index)
         volume = self._day_volumes.get(cache_key)
         if volume is None:
-            scale = 0.7 + 0.6 * unit_hash(self._seed, instrument.conid, day_index, 11)
+            scale = 0.7 + 0.6 * _unit_hash(self._seed, instrument.conid, day_index, 11)
             volume = self._day_volumes[cache_key] = instrument.daily_volume * scale
         return volume
 
@@ -152,7 +152,7 @@ class PricePath:
             (
                 instrument.daily_volatility * 0.5 * math.sqrt(days),
                 2 * math.pi / (days * _DAY),
-                2 * math.pi * unit_hash(self._seed, instrument.conid, index),
+                2 * math.pi * _unit_hash(self._seed, instrument.conid, index),
             )
             for index, days in enumerate(_PERIODS_DAYS)
         )
