@@ -198,9 +198,8 @@ class Broker:
         if acct is not None:
             self.portfolio(acct)
         wanted = _status_filter(filters)
-        now_ms = int(self._now() * 1000)
         rows = [
-            order.row(now_ms)
+            order.row()
             for order in sorted(self._orders.values(), key=lambda o: -o.order_id)
             if (acct is None or order.account == acct)
             and (wanted is None or order.status.lower() in wanted)

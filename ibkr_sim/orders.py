@@ -43,11 +43,11 @@ class SimOrder:
     placed_at: float
     expires_at: float | None  # DAY orders: the session close
     opens_at: float | None  # OPG orders: the only moment they may execute
+    updated_at: float  # the last status change (IBKR's lastExecutionTime)
+    checked_until: float  # trades up to here have been offered to the order
     status: str = "PreSubmitted"
     filled_quantity: float = 0.0
     average_price: float | None = None
-    updated_at: float = 0.0
-    checked_until: float = 0.0
     triggered: bool = False
     best_price: float | None = None  # trailing stops: the extreme they follow
     cancel_requested: bool = False
@@ -88,7 +88,7 @@ class SimOrder:
         held = not trading or (self._is_stop() and not self.triggered)
         return "PreSubmitted" if held else "Submitted"
 
-    def row(self, now_ms: int) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
         """The order as ``GET /iserver/account/orders`` lists it (recorded shape)."""
         ticket = self.ticket
         instrument = ticket.instrument
@@ -124,7 +124,7 @@ class SimOrder:
             "isEventTrading": "0",
             "price": f"{ticket.price:.{decimals}f}" if ticket.price is not None else "",
             "timeInForce": "CLOSE" if ticket.tif == "DAY" else ticket.tif,
-            "lastExecutionTime_r": int(self.updated_at * 1000) or now_ms,
+            "lastExecutionTime_r": int(self.updated_at * 1000),
             "side": ticket.side,
         }
         if ticket.aux_price is not None:
