@@ -6,13 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ibkr_session.clock import ManualClock
 from ibkr_sim.book import Broker
 from ibkr_sim.market import Market
 from ibkr_sim.refusal import UnknownAccountError
 
-from .conftest import AAPL, AAPL_CALL, ACCOUNT, ES, EURUSD, IBM
+from .conftest import AAPL, AAPL_CALL, ACCOUNT, ES, EURUSD, IBM, TUESDAY_10_NY
 
 START_CASH = 1_000_000.0
 
@@ -180,3 +182,39 @@ def test_ledger_stamps_seconds_and_summary_milliseconds(broker: Broker, clock: M
     now = clock.now().timestamp()
     assert broker.ledger(ACCOUNT)["USD"]["timestamp"] == int(now)
     assert broker.summary(ACCOUNT)["netliquidation"]["timestamp"] == int(now * 1000)
+
+
+_TRADES = st.lists(
+    st.tuples(
+        st.sampled_from([AAPL, IBM, AAPL_CALL]),
+        st.sampled_from(["BUY", "SELL"]),
+        st.integers(min_value=1, max_value=40),
+        st.integers(min_value=0, max_value=30),  # minutes until the next trade
+    ),
+    min_size=1,
+    max_size=10,  # at most 5 hours from 10:00: the market stays open
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(trades=_TRADES)
+def test_cash_plus_market_value_is_always_net_liquidation(
+    trades: list[tuple[int, str, int, int]],
+) -> None:
+    clock = ManualClock(TUESDAY_10_NY)
+    broker = Broker(clock, Market(clock, seed=1), accounts=(ACCOUNT,), cash=START_CASH)
+    spent = 0.0
+    for conid, side, quantity, minutes in trades:
+        price = _fill(broker, conid, side, quantity)
+        multiplier = 100 if conid == AAPL_CALL else 1
+        spent += (1 if side == "BUY" else -1) * quantity * price * multiplier
+        clock.advance(minutes * 60)
+        positions = broker.positions(ACCOUNT)
+        value = sum(float(p["mktValue"]) for p in positions)
+        cash = _amount(broker, "totalcashvalue")
+        assert cash == pytest.approx(START_CASH - spent, abs=0.01)
+        assert _amount(broker, "netliquidation") == pytest.approx(cash + value, abs=0.05)
+        ledger = broker.ledger(ACCOUNT)
+        assert ledger["BASE"]["netliquidationvalue"] == pytest.approx(cash + value, abs=0.05)
+        unrealized = sum(float(p["unrealizedPnl"]) for p in positions)
+        assert ledger["USD"]["unrealizedpnl"] == pytest.approx(unrealized, abs=0.05)
