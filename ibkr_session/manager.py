@@ -234,13 +234,19 @@ class SessionManager:
         primings = self._guard(method, path)
         try:
             return self._exchange(method, path, params=params, json=json, timeout=timeout)
+        except NotAuthenticatedError:
+            # The brokerage session died since the last probe (idle expiry, a login
+            # elsewhere). The gateway refused the call without acting on it, so healing the
+            # session and sending it once more is safe, orders included.
+            log.info("session.refused_unauthenticated", method=method, path=path)
+            self._heal(method, path)
         except IbkrAPIError as exc:
             if _UNPRIMED_TEXT not in exc.msg.lower():
                 raise
             # Refused before acting on it, so sending it once more is safe, orders included.
             log.info("session.unprimed", method=method, path=path)
             self._reprime(primings)
-            return self._exchange(method, path, params=params, json=json, timeout=timeout)
+        return self._exchange(method, path, params=params, json=json, timeout=timeout)
 
     def select_account(self, account_id: str) -> Any:
         """``POST /iserver/account``; the id is remembered and re-selected after re-auth."""
@@ -419,6 +425,12 @@ class SessionManager:
         self._primed_generation = self._generation
         self._primings += 1
         log.info("session.primed", generation=self._generation, account_id=self._account_id)
+
+    def _heal(self, method: str, path: str) -> None:
+        """Probe, then run the guard again: recovers, or raises what only a human can fix."""
+        with self._lock:
+            self._probe()
+            self._guard(method, path)
 
     def _reprime(self, primings_seen: int) -> None:
         with self._lock:

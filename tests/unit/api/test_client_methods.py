@@ -12,7 +12,6 @@ from ibkr_session import (
     IbkrAPIError,
     InvalidRequestError,
     ManualClock,
-    NotAuthenticatedError,
     SessionManager,
 )
 
@@ -209,15 +208,10 @@ def test_suppressed_ids_are_handed_to_the_session_for_re_auth(
 ) -> None:
     gateway.answer("POST", "/iserver/questions/suppress", gateway.body("Session__POST-suppress"))
     client.suppress_messages(["o163"])
-    # A 401 ends the brokerage session; the next /iserver call recovers and re-suppresses.
+    # A 401 ends the brokerage session; the same call recovers, re-suppresses, re-sends.
     gateway.answer("GET", "/iserver/contract/8314/info", Reply(401), {"con_id": 8314})
-    gateway.answer("POST", "/iserver/auth/ssodh/init", gateway.body("Session__POST-ssodh-init"))
-    with pytest.raises(NotAuthenticatedError, match="log in"):
-        client.get_contract_details(8314)
-
     assert client.get_contract_details(8314) == {"con_id": 8314}
-    assert gateway.paths()[-3:] == [
-        "POST /iserver/auth/ssodh/init",
+    assert gateway.paths()[-2:] == [
         "POST /iserver/questions/suppress",
         "GET /iserver/contract/8314/info",
     ]

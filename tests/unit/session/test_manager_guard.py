@@ -182,23 +182,38 @@ def test_ssodh_init_that_does_not_authenticate_asks_for_a_login(
     assert manager.state is S.UNAUTHENTICATED
 
 
-def test_a_401_on_an_ordinary_call_marks_the_session_and_the_next_call_recovers(
+def test_a_401_on_an_ordinary_call_heals_the_session_and_sends_the_call_once_more(
     make_manager: Make, gateway: FakeGateway
 ) -> None:
     gateway.serve_session()
+    gateway.on("POST", "/iserver/auth/status", auth_body(authenticated=False))
     gateway.on("GET", "/iserver/account/orders", "", status=401, content_type="text/plain")
     gateway.on("GET", "/iserver/account/orders", {"orders": []})
     manager = make_manager()
-    with pytest.raises(NotAuthenticatedError, match="log in at https://localhost:5000"):
-        manager.request("GET", "/iserver/account/orders")
-    assert manager.state is S.UNAUTHENTICATED
-    gateway.forget()
     assert manager.request("GET", "/iserver/account/orders") == {"orders": []}
+    assert manager.state is S.AUTHENTICATED
     assert gateway.sent() == [
+        "POST /iserver/auth/status",
+        *PRIMING,
+        "GET /iserver/account/orders",  # 401: the brokerage session expired meanwhile
+        "POST /iserver/auth/status",
         "POST /iserver/auth/ssodh/init",
         *PRIMING,
         "GET /iserver/account/orders",
     ]
+
+
+def test_a_401_with_the_sso_session_gone_asks_for_a_login_and_sends_the_call_once(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    gateway.serve_session()
+    gateway.on("POST", "/iserver/auth/status", "", status=401, content_type="text/plain")
+    gateway.on("GET", "/iserver/account/orders", "", status=401, content_type="text/plain")
+    manager = make_manager()
+    with pytest.raises(NotAuthenticatedError, match="log in at https://localhost:5000"):
+        manager.request("GET", "/iserver/account/orders")
+    assert manager.state is S.UNAUTHENTICATED
+    assert gateway.sent().count("GET /iserver/account/orders") == 1
 
 
 def test_please_query_accounts_first_primes_and_resends_once(
