@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 
 from ibkr_sim.hours import FUTURES_HOURS, FX_HOURS, STOCK_HOURS, Hours
@@ -44,7 +45,7 @@ class Instrument:
     right: str | None = None  # "CALL" / "PUT"
     text: str | None = None  # contract info's human label of derivatives
 
-    @property
+    @cached_property
     def decimals(self) -> int:
         """Digits after the decimal point in this instrument's prices."""
         text = f"{self.tick:.10f}".rstrip("0")
