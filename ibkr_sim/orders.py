@@ -4,8 +4,8 @@ Execution rules (documented simplifications of a real exchange):
 
 - an order executes in full, once, at the quote (ask for a buy, bid for a sell) of the
   first trade that allows it; there are no partial fills and no commissions;
-- ``MKT`` and ``MIDPRICE`` execute at the first trade; ``LMT`` when the ask (buy) or bid
-  (sell) reaches the limit;
+- ``MKT`` executes at the first trade, ``MIDPRICE`` too but at the midpoint (its optional
+  cap is ignored); ``LMT`` when the ask (buy) or bid (sell) reaches the limit;
 - ``STP``/``TRAIL`` trigger when the last trade reaches the stop (a trailing stop follows
   the best price by ``trailingAmt`` or by that percentage) and then act as ``MKT``;
   ``STOP_LIMIT``/``TRAILLMT`` trigger the same way and then act as ``LMT``.
@@ -76,8 +76,10 @@ class SimOrder:
         ticket = self.ticket
         if not self._armed(last):
             return None
+        if ticket.order_type == "MIDPRICE":
+            return (bid + ask) / 2
         quote = ask if ticket.is_buy else bid
-        if ticket.order_type in ("MKT", "MIDPRICE", "STP", "TRAIL"):
+        if ticket.order_type in ("MKT", "STP", "TRAIL"):
             return quote
         assert ticket.price is not None  # parse_ticket requires a limit for these types
         crossed = quote <= ticket.price if ticket.is_buy else quote >= ticket.price

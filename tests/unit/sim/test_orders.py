@@ -405,3 +405,25 @@ def test_opening_orders_trade_only_at_the_next_open(
     (execution,) = broker.executions
     assert dt.datetime.fromtimestamp(execution.time, dt.UTC).time() < dt.time(14, 32)
     assert never.status == "Cancelled"
+
+
+def test_stop_limit_becomes_a_limit_once_triggered(
+    broker: Broker, market: Market, clock: ManualClock
+) -> None:
+    last = market.price(AAPL)
+    stop, limit = round(last * 1.02, 2), round(last * 1.025, 2)
+    placed = _place(broker, orderType="STOP_LIMIT", auxPrice=stop, price=limit, tif="GTC")
+    order = _existing(broker.order(str(placed["order_id"])))
+    assert order.status == "PreSubmitted"
+    market.set_price(AAPL, round(last * 1.021, 2))
+    clock.advance(60)
+    broker.process()
+    assert order.status == "Filled"
+    assert order.average_price is not None
+    assert stop <= order.average_price <= limit
+
+
+def test_midprice_fills_at_the_midpoint(broker: Broker, market: Market) -> None:
+    last = market.price(AAPL)
+    _place(broker, orderType="MIDPRICE")
+    assert broker.executions[0].price == pytest.approx(last)
