@@ -89,8 +89,9 @@ IBKR_LIMITS: tuple[Limit, ...] = (
     Limit("orders", "GET", r"/iserver/account/orders", rate=1, per=5.0),
     Limit("trades", "GET", r"/iserver/account/trades", rate=1, per=5.0),
     Limit("pnl", "GET", r"/iserver/account/pnl/partitioned", rate=1, per=5.0),
-    Limit("portfolio-accounts", "GET", r"/portfolio/accounts", rate=1, per=5.0),
-    Limit("portfolio-subaccounts", "GET", r"/portfolio/subaccounts", rate=1, per=5.0),
+    # IBKR-FACTS §3 lists the two account lists in one row; counting them together is the
+    # reading that can never earn a 429, whichever one the gateway actually applies.
+    Limit("portfolio-accounts", "GET", r"/portfolio/(sub)?accounts", rate=1, per=5.0),
     Limit("tickle", "POST", r"/tickle", rate=1, per=1.0),
     Limit("sso-validate", "GET", r"/sso/validate", rate=1, per=60.0),
 )

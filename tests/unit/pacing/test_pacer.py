@@ -53,6 +53,13 @@ def test_one_request_limits_space_requests_by_the_stretched_period(
     assert times == pytest.approx([0.0, per / 0.9, 2 * per / 0.9])
 
 
+def test_the_two_account_lists_share_one_limit() -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock)
+    requests = [("GET", "/portfolio/accounts"), ("GET", "/portfolio/subaccounts")]
+    assert send_times(pacer, clock, requests) == pytest.approx([0.0, 5 / 0.9])
+
+
 def test_query_string_does_not_hide_an_endpoint_from_its_limit() -> None:
     clock = ManualClock()
     times = send_times(Pacer(clock), clock, [("GET", "/iserver/account/orders?force=false")] * 2)
@@ -83,7 +90,8 @@ def test_a_busy_worker_achieves_the_permitted_rate_of_each_limit(limit: Limit) -
     clock = ManualClock()
     pacer = Pacer(clock, [limit])
     count = int(limit.rate or 0) * 20 + 1
-    path = "/portfolio/U1/summary" if limit.name == "gateway" else limit.pattern
+    examples = {"gateway": "/portfolio/U1/summary", "portfolio-accounts": "/portfolio/accounts"}
+    path = examples.get(limit.name, limit.pattern)
     times = send_times(pacer, clock, [(limit.method or "GET", path)] * count)
     achieved = (count - 1) / times[-1]
     permitted = (limit.rate or 0) / limit.per * 0.9
