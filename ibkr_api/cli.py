@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         parser.print_help()
         return 2
-    with _logging(args.verbose - args.quiet):
+    with _logging(args.verbose - args.quiet + args.log_offset):
         try:
             return command(args)
         except IbkrError as exc:
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="fewer log lines on stderr (-q: warnings only)",
     )
+    parser.set_defaults(log_offset=0)  # status and pin: warnings only unless -v
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -129,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_gateway(status, required=False)
     _add_region(status)
-    status.set_defaults(command=_status)
+    status.set_defaults(command=_status, log_offset=-1)
 
     pin = commands.add_parser(
         "pin",
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "machine shows before trusting it.",
     )
     pin.add_argument("url", metavar="URL", help="the gateway URL, e.g. https://host:5000")
-    pin.set_defaults(command=_pin)
+    pin.set_defaults(command=_pin, log_offset=-1)
 
     demo = commands.add_parser(
         "demo",
@@ -246,7 +247,8 @@ def _run(args: argparse.Namespace) -> int:
             stop=stop,
         )
     print(f"{args.worker.name}: {result.describe()}")
-    return 0
+    every_tick_failed = result.ticks > 0 and result.failed == result.ticks
+    return 1 if every_tick_failed else 0
 
 
 def _sim(args: argparse.Namespace) -> int:

@@ -108,3 +108,37 @@ def test_sim_serves_until_ctrl_c() -> None:
     assert fingerprint_line.startswith("certificate sha256:")
     assert process.returncode == 0
     assert "simulator stopped" in rest
+
+
+def test_run_stops_cleanly_on_ctrl_c_after_the_current_tick(
+    live_sim: SimulatedGateway, examples: Path, tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "ibkr_api", "run", str(examples / "nlv_summary.py"),
+        "--gateway", live_sim.url, "--interval", "3600",
+        "--state-file", str(tmp_path / "nlv.json"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(  # noqa: S603 (our interpreter, fixed argv)
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:  # wait for the first tick's NLV line
+            if "NLV $" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "stopping after the current tick" in err
+    assert "nlv_summary.py: 1 ticks: 1 ok, 0 failed" in out
+
+
+def test_run_exits_1_when_every_tick_fails(
+    live_sim: SimulatedGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker = tmp_path / "broken.py"
+    worker.write_text("def tick(ctx):\n    raise ValueError('bad worker')\n")
+    argv = ["run", str(worker), "--gateway", live_sim.url, "--ticks", "2", "--interval", "0.01",
+            "--state-file", str(tmp_path / "s.json")]  # fmt: skip
+    assert main(argv) == 1
+    assert "2 ticks: 0 ok, 2 failed" in capsys.readouterr().out
