@@ -100,6 +100,7 @@ class DemoWorld:
     timeline: Timeline
     episodes: Episodes
     auto_replies: set[str]
+    question_asked: bool = False
 
 
 def default_script() -> list[Trouble]:
@@ -162,7 +163,7 @@ def fat_finger(after: _dt.timedelta) -> Trouble:
 
     def place(world: DemoWorld) -> None:
         ctx = world.ctx
-        world.episodes.asked = True
+        world.question_asked = True
         account = ctx.state.get("account")
         r = ctx.ibkr.place_order(account, CONIDS["MSFT"], "BUY", 600, "MKT")
         if isinstance(r, list) and r and "message" in r[0]:
@@ -251,7 +252,7 @@ def _checks(world: DemoWorld, observer: _SimObserver, *, crossed_reset: bool) ->
     checks = {"every trouble recovered": not world.episodes.open}
     if crossed_reset:
         checks["nightly reset recovered"] = "nightly reset" in world.episodes.healed
-    if world.episodes.asked:
+    if world.question_asked:
         checks["question answered"] = observer.replies > 0
     checks["no duplicate executions"] = observer.duplicates() == 0
     checks["no 429 answers"] = observer.rate_limited == 0
@@ -310,7 +311,6 @@ class Episodes:
         self._timeline = timeline
         self.open: dict[str, _dt.datetime] = {}
         self.healed: dict[str, float] = {}
-        self.asked = False
 
     def opened(self, name: str, at: _dt.datetime) -> None:
         self.open.setdefault(name, at)
