@@ -48,7 +48,7 @@ class WorkerLog:
     """
 
     def __init__(self, worker: str) -> None:
-        self._log = structlog.get_logger("ibkr_api.worker").bind(worker=worker)
+        self._log = structlog.get_logger("ibkr_api.worker", worker=worker)
 
     def debug(self, message: str, **fields: Any) -> None:
         self._log.debug(message, **fields)

@@ -59,7 +59,6 @@ __all__ = [
     "run_worker",
 ]
 
-log = structlog.get_logger(__name__)
 
 #: Errors that mean "the session is not ready yet", not "the worker has a bug".
 SESSION_ERRORS: tuple[type[IbkrError], ...] = (
@@ -159,7 +158,7 @@ class WorkerRunner:
         self.setup_retry = setup_retry
         self.stop = stop if stop is not None else threading.Event()
         self.result = RunResult()
-        self._log = log.bind(worker=ctx.name)
+        self._log = structlog.get_logger(__name__, worker=ctx.name)
         self._pause_reason: type[IbkrError] | None = None
 
     def setup(self) -> bool:
