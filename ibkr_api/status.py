@@ -38,15 +38,22 @@ def gather_status(
 ) -> StatusReport:
     """Probe ``gateway_url`` once and describe the session."""
     report = StatusReport()
-    with IbkrClient(gateway_url, region=region, pin=pin, clock=clock) as client:
+    with IbkrClient(
+        gateway_url, region=region, pin=pin, clock=clock, retry_attempts=1
+    ) as client:  # one probe, no retries: a status answers at once
         session = client.session
         state = session.refresh()
         report.ready = state is SessionState.AUTHENTICATED
         report.rows.append(("gateway", gateway_url))
         report.rows.append(("state", state.name))
-        report.rows.append(("auth status", _row(lambda: _auth_line(client.auth_status()))))
-        report.rows.append(("accounts", _row(lambda: _accounts_line(client.get_accounts()))))
-        report.rows.append(("selected", _row(lambda: _selected_line(client))))
+        if state is SessionState.DISCONNECTED:
+            report.rows.append(("reachable", "no: is the Client Portal Gateway running there?"))
+        else:
+            report.rows += [
+                ("auth status", _row(lambda: _auth_line(client.auth_status()))),
+                ("accounts", _row(lambda: _accounts_line(client.get_accounts()))),
+                ("selected", _row(lambda: _selected_line(client))),
+            ]
         window = describe_window(session.schedule, session.clock.now())
         report.rows.append(("next reset", window))
     return report

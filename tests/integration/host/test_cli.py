@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +144,17 @@ def test_run_exits_1_when_every_tick_fails(
             "--state-file", str(tmp_path / "s.json")]  # fmt: skip
     assert main(argv) == 1
     assert "2 ticks: 0 ok, 2 failed" in capsys.readouterr().out
+
+
+def test_status_of_a_stopped_gateway_answers_at_once_with_exit_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    assert main(["status", "--gateway", f"https://127.0.0.1:{port}"]) == 1
+    assert time.monotonic() - started < 10
+    out = capsys.readouterr().out
+    assert "DISCONNECTED" in out
+    assert "is the Client Portal Gateway running there?" in out
