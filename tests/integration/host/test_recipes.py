@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 
 import pytest
@@ -62,4 +63,23 @@ def test_order_ladder_keeps_exactly_five_working_rungs(
     orders = client.get_orders()["orders"]
     working = [o for o in orders if o["status"] in ("PreSubmitted", "Submitted")]
     assert len(working) == 5
+    assert_well_behaved(sim)
+
+
+@pytest.mark.parametrize("name", ["nlv_summary", "mean_reversion"])
+def test_recipes_ride_through_the_nightly_reset(
+    name: str, client: IbkrClient, sim: SimulatedGateway, clock: ManualClock, examples: Path
+) -> None:
+    clock.advance(_dt.timedelta(hours=15, minutes=10).total_seconds())  # Tue 00:40 EDT
+    ctx = WorkerContext(name, client=client)
+    with capture_logs() as events:
+        result = run_worker(load_worker(examples / f"{name}.py"), ctx, ticks=50)
+    assert (result.ticks, result.failed) == (50, 0)
+    paused = [e for e in events if e["event"] == "worker.paused" and e["log_level"] == "warning"]
+    if name == "mean_reversion":  # it needs /iserver: it waits the window out, once
+        assert [e["reason"] for e in paused] == ["reset window until 01:10 EDT, resuming then"]
+        assert result.paused == 15
+        assert any(e["event"] == "worker.resumed" for e in events)
+    else:  # /portfolio keeps answering through the reset
+        assert (paused, result.paused) == ([], 0)
     assert_well_behaved(sim)
