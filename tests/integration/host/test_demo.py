@@ -39,7 +39,20 @@ def test_the_night_crosses_the_reset_and_a_competing_login() -> None:
     assert "recovered competing login" in text
 
 
-@pytest.mark.parametrize("hours", ["1"])
-def test_the_cli_demo_exits_0(hours: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--hours", hours]) == 0
-    assert "Summary" in capsys.readouterr().out
+def test_the_cli_demo_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--hours", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Summary" in out
+    assert "| ticks                   | 60 " in out
+
+
+@pytest.mark.slow
+def test_the_full_day_and_night_in_under_a_minute() -> None:
+    out = io.StringIO()
+    outcome = run_demo(out=out)
+    assert outcome.passed, out.getvalue()
+    assert outcome.ticks == 24 * 60
+    assert set(outcome.recovered) == {"idle expiry", "competing login", "nightly reset"}
+    assert (outcome.duplicates, outcome.rate_limited) == (0, 0)
+    assert outcome.fills == 3  # MSFT, the AAPL dip, the AAPL rally
+    assert outcome.wall_seconds < 60
