@@ -8,7 +8,9 @@ through everything the gateway does to it:
   logged in, competing login, gateway down) instead of killing the bot at 01:00;
 - a tick that raises is logged with its traceback and the next tick runs anyway;
 - a typed session error in a tick is ONE clear line ("reset window until 01:10 EST"),
-  logged once per episode, and a ``worker.resumed`` line when ticks work again;
+  logged once per episode, and a ``worker.resumed`` line when ticks work again; an
+  order whose outcome is unknown (``OrderOutcomeUnknownError``) is a warning every time,
+  because it names an order the user may have to look up;
 - between ticks the session is kept alive: in real time by the manager's keep-alive
   thread (``session.start()``), under a virtual clock by calling ``session.keepalive()``
   as virtual time advances;
@@ -38,6 +40,7 @@ from typing import Any, Protocol, SupportsIndex
 import structlog
 
 from ibkr_api.host import WorkerContext
+from ibkr_api.orders import OrderOutcomeUnknownError
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.errors import (
     CompetingSessionError,
@@ -121,6 +124,8 @@ def load_worker(path: str | Path) -> ModuleType:
 
 def describe_session_error(exc: IbkrError, zone: _dt.tzinfo = _dt.UTC) -> str:
     """One human line saying why the session is not ready and what happens next."""
+    if isinstance(exc, OrderOutcomeUnknownError):
+        return f"order not confirmed: {exc}"
     if isinstance(exc, ResetWindowError):
         until = exc.resumes_at.astimezone(zone)
         return f"reset window until {until:%H:%M %Z}, resuming then"
@@ -241,6 +246,9 @@ class WorkerRunner:
 
     def _paused(self, exc: IbkrError, *, during: str) -> None:
         reason = describe_session_error(exc, self.zone)
+        if isinstance(exc, OrderOutcomeUnknownError):  # names one order: never folded
+            self._log.warning("worker.order_unconfirmed", reason=reason, during=during)
+            return
         if type(exc) is self._pause_reason:
             self._log.debug("worker.paused", reason=reason, during=during)
             return

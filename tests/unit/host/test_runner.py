@@ -13,6 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from ibkr_api.host import WorkerContext
+from ibkr_api.orders import OrderUnconfirmedUnreachableError
 from ibkr_api.runner import WorkerLoadError, WorkerRunner, load_worker, run_worker
 from ibkr_session.clock import ManualClock, SystemClock
 from ibkr_session.errors import (
@@ -210,3 +211,19 @@ def test_load_worker_explains_what_is_wrong(tmp_path: Path) -> None:
     empty.write_text("def setup(ctx):\n    pass\n")
     with pytest.raises(WorkerLoadError, match="no tick"):
         load_worker(empty)
+
+
+def test_an_unconfirmed_order_is_a_warning_every_time(client: Any) -> None:
+    def tick(ctx: WorkerContext) -> None:
+        error = OrderUnconfirmedUnreachableError(
+            "outcome of cOID=abc unknown (read timeout); look it up before resending",
+            maybe_sent=True,
+        )
+        raise error
+
+    with capture_logs() as events:
+        result = run_worker(SimpleNamespace(tick=tick), WorkerContext("w", client=client), ticks=2)
+    warnings = [e for e in events if e["event"] == "worker.order_unconfirmed"]
+    assert len(warnings) == 2
+    assert "cOID=abc" in warnings[0]["reason"]
+    assert (result.paused, result.failed) == (2, 0)
