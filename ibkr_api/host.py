@@ -43,8 +43,8 @@ NO_CLIENT_MESSAGE = "No trading block connected. Connect an IBKR block to this w
 class WorkerLog:
     """``ctx.log``: structlog events bound with the worker's name.
 
-    The recipes call ``ctx.log.warn`` (the old logging spelling), so it is kept beside
-    ``warning``. Extra keyword arguments become structured fields of the event.
+    The reference's fat-finger example calls ``ctx.log.warn`` (the old logging spelling),
+    so it is kept beside ``warning``. Extra keyword arguments become structured fields of the event.
     """
 
     def __init__(self, worker: str) -> None:
