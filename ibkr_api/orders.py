@@ -143,8 +143,10 @@ def question_in(answer: Any) -> tuple[str, list[str]] | None:
     first = answer[0]
     if "id" not in first or "message" not in first:
         return None
-    message_ids = first.get("messageIds") or []
-    return str(first["id"]), [str(message_id) for message_id in message_ids]
+    ids = first.get("messageIds")
+    # A malformed id list still leaves a question; it just matches no auto-confirm policy.
+    message_ids = [str(message_id) for message_id in ids] if isinstance(ids, list) else []
+    return str(first["id"]), message_ids
 
 
 class _Lookup(enum.Enum):

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import math
 import os
 import random
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -67,6 +69,8 @@ _UNPRIMED_TEXT = "query /accounts first"
 _RESET_SYMPTOMS = (NotAuthenticatedError, GatewayUnavailableError)
 """Answers seen during the nightly reset (IBKR-FACTS §2); inside the window they mean it."""
 _SUPPRESS_BATCH = 51
+_ORDER_FLOW = re.compile(r"/iserver/(account/[^/]+/(orders|order/[^/]+)|reply/[^/]+)")
+"""POSTs that may come back as an order question (place, modify, reply)."""
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _POLL_SECONDS = 1.0
 
@@ -182,6 +186,7 @@ class SessionManager:
         self._next_probe = -math.inf
         self._question_until: float | None = None
         self._question_id: str | None = None
+        self._orders_in_flight = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -231,22 +236,26 @@ class SessionManager:
             _require_positive("timeout", timeout)
         if not _is_guarded(path):
             return self._exchange(method, path, params=params, json=json, timeout=timeout)
-        primings = self._guard(method, path)
-        try:
-            return self._exchange(method, path, params=params, json=json, timeout=timeout)
-        except NotAuthenticatedError:
-            # The brokerage session died since the last probe (idle expiry, a login
-            # elsewhere). The gateway refused the call without acting on it, so healing the
-            # session and sending it once more is safe, orders included.
-            log.info("session.refused_unauthenticated", method=method, path=path)
-            self._heal(method, path)
-        except IbkrAPIError as exc:
-            if _UNPRIMED_TEXT not in exc.msg.lower():
-                raise
-            # Refused before acting on it, so sending it once more is safe, orders included.
-            log.info("session.unprimed", method=method, path=path)
-            self._reprime(primings)
-        return self._exchange(method, path, params=params, json=json, timeout=timeout)
+        with self._order_flow(method, path):
+            ticket = self._guard(method, path)
+            send = functools.partial(
+                self._exchange, method, path, params=params, json=json, timeout=timeout
+            )
+            try:
+                return send(sent_in=ticket)
+            except NotAuthenticatedError:
+                # The brokerage session died since the last probe (idle expiry, a login
+                # elsewhere). The gateway refused the call without acting on it, so healing
+                # the session and sending it once more is safe, orders included.
+                log.info("session.refused_unauthenticated", method=method, path=path)
+                self._heal(method, path, ticket)
+            except IbkrAPIError as exc:
+                if _UNPRIMED_TEXT not in exc.msg.lower():
+                    raise
+                # Refused before acting on it: sending it once more is safe, orders included.
+                log.info("session.unprimed", method=method, path=path)
+                self._reprime(ticket)
+            return send(sent_in=self._ticket())
 
     def select_account(self, account_id: str) -> Any:
         """``POST /iserver/account``; the id is remembered and re-selected after re-auth."""
@@ -286,7 +295,7 @@ class SessionManager:
         """
         with self._lock:
             self._apply_clock()
-            if self._machine.state is not _S.RESET_WINDOW and not self._question_is_pending():
+            if self._machine.state is not _S.RESET_WINDOW and not self._must_stay_quiet():
                 try:
                     self._probe()
                 except IbkrError as exc:
@@ -302,7 +311,7 @@ class SessionManager:
         """
         with self._lock:
             self._apply_clock()
-            if self._question_is_pending():
+            if self._must_stay_quiet():
                 log.debug("session.keepalive_held", reply_id=self._question_id)
                 return
             now = self.clock.monotonic()
@@ -369,15 +378,15 @@ class SessionManager:
 
     # -- the guard and recovery (lock held) -------------------------------------------
 
-    def _guard(self, method: str, path: str) -> int:
-        """Make ``/iserver`` usable or raise; returns the priming count it saw."""
+    def _guard(self, method: str, path: str) -> _Ticket:
+        """Make ``/iserver`` usable or raise; says which session the request will meet."""
         with self._lock:
             self._apply_clock()
             window = self.schedule.window_at(self.clock.now())
             if window is not None:
                 raise self._reset_window_error(window[1])
             if self._question_is_pending():
-                return self._primings  # the reply must be the very next request
+                return self._ticket()  # the reply must be the very next request
             if self._machine.state in _PROBE_FIRST:
                 self._probe()
             if self._machine.state is _S.UNAUTHENTICATED:
@@ -394,7 +403,10 @@ class SessionManager:
                 )
             if self._primed_generation != self._generation:
                 self._prime()
-            return self._primings
+            return self._ticket()
+
+    def _ticket(self) -> _Ticket:
+        return _Ticket(generation=self._generation, primings=self._primings)
 
     def _probe(self) -> None:
         answer = self._exchange("POST", _AUTH_STATUS)
@@ -426,15 +438,20 @@ class SessionManager:
         self._primings += 1
         log.info("session.primed", generation=self._generation, account_id=self._account_id)
 
-    def _heal(self, method: str, path: str) -> None:
-        """Probe, then run the guard again: recovers, or raises what only a human can fix."""
+    def _heal(self, method: str, path: str, refused: _Ticket) -> None:
+        """Probe, then run the guard again: recovers, or raises what only a human can fix.
+
+        When another thread renewed the session after the refused request left, the refusal
+        is old news: the guard alone confirms the new session, without a second recovery.
+        """
         with self._lock:
-            self._probe()
+            if self._generation == refused.generation:
+                self._probe()
             self._guard(method, path)
 
-    def _reprime(self, primings_seen: int) -> None:
+    def _reprime(self, refused: _Ticket) -> None:
         with self._lock:
-            if self._primings == primings_seen:  # nobody primed since that request left
+            if self._primings == refused.primings:  # nobody primed since that request left
                 self._prime()
 
     def _reset_window_error(
@@ -460,21 +477,26 @@ class SessionManager:
         params: Mapping[str, object] | None = None,
         json: object = None,
         timeout: float | None = None,
+        sent_in: _Ticket | None = None,
     ) -> Any:
-        """Pacer, then transport; every request (probes included) goes through here."""
+        """Pacer, then transport; every request (probes included) goes through here.
+
+        ``sent_in`` is the session a guarded request was sent into, so that an answer
+        arriving after another thread renewed the session is not taken for news.
+        """
         try:
             with self._paced(method, path):
                 answer = self._transport.send(
                     method, path, params=params, json=json, timeout=timeout
                 )
         except IbkrError as exc:
-            self._learn_from_failure(exc)
+            self._learn_from_failure(exc, sent_in)
             window = self.schedule.window_at(self.clock.now())
             if window is not None and isinstance(exc, _RESET_SYMPTOMS):
                 # "no session" or a 5xx during the reset is the reset, not a logout: say so.
                 raise self._reset_window_error(window[1], answered=exc) from exc
             raise
-        self._learn_from_answer(path, answer)
+        self._learn_from_answer(method, path, answer)
         return answer
 
     @contextlib.contextmanager
@@ -485,22 +507,60 @@ class SessionManager:
             with self._pacer.slot(method, path):
                 yield
 
-    def _learn_from_answer(self, path: str, answer: Any) -> None:
+    @contextlib.contextmanager
+    def _order_flow(self, method: str, path: str) -> Iterator[None]:
+        """Hold the keep-alive from before an order POST leaves until its answer is read.
+
+        Its answer may be a question, and any request between a question and its reply
+        makes the gateway cancel the order; the hold closes the gap before the caller
+        (or ``_learn_from_answer``) can know there is a question.
+        """
+        if method != "POST" or _ORDER_FLOW.fullmatch(path) is None:
+            yield
+            return
+        with self._lock:
+            self._orders_in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._orders_in_flight -= 1
+
+    def _learn_from_answer(self, method: str, path: str, answer: Any) -> None:
         with self._lock:
             self._failures = 0
             self._next_probe = -math.inf
+            if method == "POST" and _ORDER_FLOW.fullmatch(path) is not None:
+                self._note_question(path, answer)
             status = AuthStatus.from_answer(answer) if path in _STATUS_PATHS else None
             if status is not None:
                 self._apply_status(status, path)
             elif _is_guarded(path) and self._machine.state is _S.AUTHENTICATED:
                 self._confirm_contact()
 
-    def _learn_from_failure(self, exc: IbkrError) -> None:
+    def _note_question(self, path: str, answer: Any) -> None:
+        """An order answer that asks a question holds the keep-alive until the reply."""
+        reply_id = _question_id(answer)
+        if reply_id is not None:
+            self._question_id = reply_id
+            self._question_until = self.clock.monotonic() + self._question_hold
+        elif path.startswith("/iserver/reply/"):
+            self._question_id = None
+            self._question_until = None
+
+    def _learn_from_failure(self, exc: IbkrError, sent_in: _Ticket | None) -> None:
         if isinstance(exc, RateLimitedError) and self._pacer is not None:
             self._pacer.penalize(exc.retry_after)
         with self._lock:
             if self._in_window():
                 return  # inside the reset window the window owns the state
+            if (
+                isinstance(exc, NotAuthenticatedError)
+                and sent_in is not None
+                and sent_in.generation != self._generation
+            ):
+                log.info("session.refusal_predates_renewal", refused_in=sent_in.generation)
+                return
             if isinstance(exc, GatewayUnreachableError):
                 self._machine.transition(_S.DISCONNECTED, f"gateway unreachable: {exc}")
                 self._next_probe = self.clock.monotonic() + backoff_delay(
@@ -569,6 +629,10 @@ class SessionManager:
     def _in_window(self) -> bool:
         return self.schedule.window_at(self.clock.now()) is not None
 
+    def _must_stay_quiet(self) -> bool:
+        """No extra traffic of ours while an order POST or its question is open."""
+        return self._orders_in_flight > 0 or self._question_is_pending()
+
     def _question_is_pending(self) -> bool:
         if self._question_until is None:
             return False
@@ -578,6 +642,23 @@ class SessionManager:
         self._question_id = None
         self._question_until = None
         return False
+
+
+@dataclass(frozen=True)
+class _Ticket:
+    """Which brokerage session, and which priming of it, a guarded request was sent into."""
+
+    generation: int
+    primings: int
+
+
+def _question_id(answer: Any) -> str | None:
+    """The reply id when an order answer is a question (``[{"id", "message", ...}]``)."""
+    if not isinstance(answer, list) or not answer or not isinstance(answer[0], dict):
+        return None
+    first = answer[0]
+    asks = "message" in first or "messageIds" in first
+    return first["id"] if asks and isinstance(first.get("id"), str) else None
 
 
 def _said(answer: IbkrAPIError) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import responses
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ibkr_api.client import IbkrClient
@@ -374,31 +374,9 @@ WRONG_SHAPES: dict[str, tuple[str, bytes]] = {
 }
 """Readable JSON of the wrong shape: the JSON back unchanged, or a typed ``IbkrError``."""
 
-ORDER_REPLIES = ("place_order", "modify_order", "reply_to_order")
-QUESTION_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "client bug: ibkr_api/orders.py:146-147 question_in() iterates messageIds without "
-        "checking it is a list; a question whose messageIds is a number leaks TypeError "
-        "from place_order/modify_order/reply_to_order instead of returning or raising "
-        "IbkrAPIError"
-    ),
-)
-
 
 def _shape_cases() -> list[Any]:
-    return [
-        pytest.param(
-            method,
-            kind,
-            marks=QUESTION_BUG
-            if (kind, method in ORDER_REPLIES) == (QUESTION_IDS_NOT_A_LIST, True)
-            else (),
-        )
-        for method in sorted(VALID)
-        for kind in sorted(WRONG_SHAPES)
-    ]
+    return [pytest.param(method, kind) for method in sorted(VALID) for kind in sorted(WRONG_SHAPES)]
 
 
 @pytest.mark.parametrize("kind", sorted(UNREADABLE))
@@ -439,15 +417,6 @@ _shaped = st.one_of(
 )
 
 
-def _has_question_ids_not_a_list(answer: Any) -> bool:
-    """The shape of the known client bug pinned by ``QUESTION_BUG``."""
-    if not (isinstance(answer, list) and answer and isinstance(answer[0], dict)):
-        return False
-    first = answer[0]
-    ids = first.get("messageIds")
-    return "id" in first and "message" in first and bool(ids) and not isinstance(ids, list)
-
-
 @pytest.mark.parametrize("method", sorted(VALID))
 @settings(
     max_examples=25,
@@ -458,7 +427,6 @@ def _has_question_ids_not_a_list(answer: Any) -> bool:
 def test_any_json_answer_is_returned_or_a_typed_error(
     method: str, answer: Any, gateway: FakeGateway, ibkr: IbkrClient
 ) -> None:
-    assume(not (method in ORDER_REPLIES and _has_question_ids_not_a_list(answer)))  # QUESTION_BUG
     gateway.target, gateway.body = TARGET[method], (JSON, json.dumps(answer).encode())
 
     leaked = _leaked(ibkr, method, VALID[method])

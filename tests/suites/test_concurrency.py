@@ -181,19 +181,6 @@ def test_eight_workers_times_1000_calls_and_the_keepalive_share_one_session(
     _shared_session_under_load(sim, client, calls_per_worker=1000)
 
 
-STALE_REFUSAL_BUG = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "session bug: ibkr_session/manager.py request()/_learn_from_failure(): a 401 to a "
-        "request sent before another thread's recovery is applied after it, so the state "
-        "drops back to UNAUTHENTICATED and _heal() probes again: a new brokerage generation "
-        "(re-priming, snapshot subscriptions forgotten); under load a second ssodh/init was "
-        "also seen. A refusal from an older generation should only resend the call."
-    ),
-)
-
-
-@STALE_REFUSAL_BUG
 def test_two_calls_refused_together_recover_the_session_once(
     sim: SimulatedGateway, client: IbkrClient
 ) -> None:
@@ -287,17 +274,6 @@ def test_300_orders_with_questions_go_through_beside_readers_and_the_keepalive(
     _questions_beside_readers(sim, client, orders=300, reads_per_reader=400)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "race: the keep-alive is held only from OrderDesk._settle()'s question_pending() "
-        "(ibkr_api/orders.py), i.e. after the question's answer has been read and "
-        "SessionManager._learn_from_answer() has taken the session lock. A keep-alive step "
-        "that takes the lock in that window tickles between the question and its reply "
-        "(27 of 40 questions here, where virtual time makes tickles due every few requests). "
-        "Holding the keep-alive from before the order/reply request is sent would close it."
-    ),
-)
 def test_the_keepalive_is_silent_between_each_question_and_its_reply(
     sim: SimulatedGateway, client: IbkrClient
 ) -> None:
