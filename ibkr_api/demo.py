@@ -52,7 +52,18 @@ TICK_SECONDS = 60.0
 AUTO_CONFIRM = ("o354",)
 """The recipe trades on history bars without a market-data subscription, so every order
 meets "no market data" (o354); the recipe answers questions only on its BUY branch."""
-RECIPE = Path(__file__).resolve().parent.parent / "examples" / "mean_reversion.py"
+_HERE = Path(__file__).resolve().parent
+RECIPE = next(
+    (
+        candidate
+        for candidate in (
+            _HERE / "examples" / "mean_reversion.py",  # installed from a wheel
+            _HERE.parent / "examples" / "mean_reversion.py",  # a checkout (editable install)
+        )
+        if candidate.is_file()
+    ),
+    _HERE.parent / "examples" / "mean_reversion.py",
+)
 
 
 @dataclass(frozen=True)
