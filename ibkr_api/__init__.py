@@ -7,7 +7,7 @@ answers into numbers and datetimes when a worker wants them; ``WorkerContext`` a
 """
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.host import WorkerContext
+from ibkr_api.host import WorkerContext, WorkerState
 from ibkr_api.models import (
     Account,
     AuthStatus,
@@ -25,7 +25,7 @@ from ibkr_api.orders import (
     OrderUnconfirmedUnavailableError,
     OrderUnconfirmedUnreachableError,
 )
-from ibkr_api.runner import run_worker
+from ibkr_api.runner import RunResult, WorkerLoadError, load_worker, run_worker
 from ibkr_session.errors import (
     CompetingSessionError,
     GatewayUnavailableError,
@@ -66,6 +66,10 @@ __all__ = [
     "Quote",
     "RateLimitedError",
     "ResetWindowError",
+    "RunResult",
     "WorkerContext",
+    "WorkerLoadError",
+    "WorkerState",
+    "load_worker",
     "run_worker",
 ]
