@@ -17,15 +17,18 @@ commands, so ``ibkr --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -120,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=5000, help="port (default: 5000; 0 picks a free one)"
     )
     _add_region(sim)
+    sim.add_argument(
+        "--market-time",
+        type=_market_time,
+        default=None,
+        metavar="WHEN",
+        help="start the simulated clock at WHEN (ISO date and time; New York time unless "
+        "it carries an offset), e.g. '2026-06-15 10:00' to trade in market hours at "
+        "night; time then runs at real speed",
+    )
     sim.set_defaults(command=_sim)
 
     status = commands.add_parser(
@@ -255,12 +267,16 @@ def _sim(args: argparse.Namespace) -> int:
     from ibkr_sim.gateway import SimulatedGateway
 
     stop = threading.Event()
-    sim = SimulatedGateway(region=args.region)
+    clock = None if args.market_time is None else _ShiftedClock(args.market_time)
+    sim = SimulatedGateway(clock, region=args.region)
     with _stop_on_ctrl_c(stop, message="stopping the simulator"):
         url = sim.start(host=args.host, port=args.port)
         try:
             print(f"Simulated IBKR gateway at {url}")
             print(f"certificate {sim.fingerprint}")
+            if clock is not None:
+                market = clock.now().astimezone(_NEW_YORK)
+                print(f"simulated time {market:%a %Y-%m-%d %H:%M %Z}, running at real speed")
             print(f"try: ibkr run examples/nlv_summary.py --gateway {url} --interval 5")
             print("Ctrl-C to stop.", flush=True)
             while not stop.wait(3600):
@@ -269,6 +285,34 @@ def _sim(args: argparse.Namespace) -> int:
             sim.stop()
     print("simulator stopped")
     return 0
+
+
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _market_time(text: str) -> _dt.datetime:
+    try:
+        when = _dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date and time: {text!r}") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=_NEW_YORK)
+
+
+class _ShiftedClock:
+    """Real time, moved to start at another moment: market hours whenever you test."""
+
+    def __init__(self, start: _dt.datetime) -> None:
+        self._offset = start - _dt.datetime.now(_dt.UTC)
+
+    def now(self) -> _dt.datetime:
+        return _dt.datetime.now(_dt.UTC) + self._offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 def _status(args: argparse.Namespace) -> int:

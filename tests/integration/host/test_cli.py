@@ -87,6 +87,7 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
         ["run", "w.py"],
         ["run", "w.py", "--gateway", "u", "--interval", "0"],
         ["sim", "--port", "70000"],
+        ["sim", "--market-time", "yesterday"],
         ["status", "--region", "mars"],
         ["bogus"],
     ],
@@ -110,6 +111,19 @@ def test_sim_serves_until_ctrl_c() -> None:
     assert fingerprint_line.startswith("certificate sha256:")
     assert process.returncode == 0
     assert "simulator stopped" in rest
+
+
+def test_sim_can_serve_market_hours_at_any_hour() -> None:
+    command = [sys.executable, "-m", "ibkr_api", "sim", "--port", "0"]
+    command += ["--market-time", "2026-06-15 10:30"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603 (our interpreter, fixed argv)
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert lines[2].startswith("simulated time Mon 2026-06-15 10:30 EDT")
+    assert process.returncode == 0
 
 
 def test_run_stops_cleanly_on_ctrl_c_after_the_current_tick(
