@@ -4,8 +4,9 @@ The gateway is ``responses`` (requests' transport mocked in-process, answers pre
 once), so what grows is the client, not a server; its records of calls (one overall, one
 per registration) are cleared every ``CLEAR_EVERY`` calls, so the mock does not grow.
 Time is virtual (a ``ManualClock``): pacing waits cost nothing. The calls cycle through
-snapshots, history, contract details, contract search, the live orders and order
-placements (each with a fresh cOID), all ``/iserver`` calls through the session guard.
+snapshots, history, contract details, contract search and order placements (each with a
+fresh cOID), all ``/iserver`` calls through the session guard. (The live orders are left
+out: their 1-per-5-s pacing would carry 100 000 calls into the nightly reset.)
 
 Peak RSS is ``VmHWM`` of /proc/self/status (``ru_maxrss`` where that file is missing).
 
@@ -53,10 +54,6 @@ ANSWERS: dict[str, object] = {
         ],
     },
     "/iserver/secdef/search": [{"conid": "265598", "symbol": "AAPL", "sections": []}],
-    "/iserver/account/orders": {
-        "orders": [{"orderId": 1, "order_ref": "x", "status": "Filled"}],
-        "snapshot": True,
-    },
     f"/iserver/account/{ACCOUNT}/orders": [
         {"order_id": "1370093240", "order_status": "Submitted", "encrypt_message": "1"}
     ],
@@ -69,7 +66,6 @@ CALLS: tuple[Callable[[IbkrClient], object], ...] = (
     lambda c: c.get_historical_data(CONIDS[0], "1d", "5min"),
     lambda c: c.get_contract_details(CONIDS[1]),
     lambda c: c.search_contract("AAPL"),
-    lambda c: c.get_orders(),
     lambda c: c.place_order(ACCOUNT, CONIDS[2], "BUY", 1, "MKT"),
 )
 
