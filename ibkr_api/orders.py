@@ -321,19 +321,22 @@ class OrderDesk:
                 del self._asked[next(iter(self._asked))]
 
     def _send_reply(self, reply_id: str, confirmed: bool, target: _Target | None) -> Any:
+        """Send a reply. An answer needs no bookkeeping here: the session holds its
+        keep-alive while the answer is the chain's next question and releases it otherwise;
+        releasing it here as well would open a gap inside a chain."""
         try:
             return self._session.request(
                 "POST", f"/iserver/reply/{reply_id}", json={"confirmed": confirmed}
             )
-        except _TRANSIENT as exc:
-            if target is None or not _may_have_acted(exc):
+        except IbkrError as exc:
+            # Answered and lost, or refused: either way this question is no longer open.
+            self._session.question_answered()
+            if not isinstance(exc, _TRANSIENT) or target is None or not _may_have_acted(exc):
                 raise
             verdict = self._look_up(target, exc)
             if isinstance(verdict, _Lookup):
                 raise _outcome_unknown(exc, target) from exc
             return _reconciled(verdict, target)
-        finally:
-            self._session.question_answered()
 
 
 def _may_have_acted(error: IbkrError) -> bool:

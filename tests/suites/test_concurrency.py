@@ -251,7 +251,9 @@ def _questions_beside_readers(
     log = sim.requests
     pairs = _questions_and_replies(log)
     assert len(pairs) == 2 * orders
-    assert sum(1 for r in log if r.path == "/tickle") >= 3
+    # The keep-alive really ran and spoke (how often depends on thread scheduling: it is
+    # held during every order flow, so this proves activity, not a rate).
+    assert sum(1 for r in log if r.path == "/tickle") >= 1
     assert len(sim.book.orders()["orders"]) == orders  # every confirmed order was booked
     return [
         (log[asked].time, request.path)
