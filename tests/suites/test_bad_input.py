@@ -343,7 +343,6 @@ def test_any_arguments_are_refused_or_sent_never_a_crash(
 # -- answers -------------------------------------------------------------------------------
 
 JSON = "application/json"
-QUESTION_IDS_NOT_A_LIST = "question whose ids are a number"
 UNREADABLE: dict[str, tuple[str, bytes]] = {
     "truncated JSON": (JSON, b'{"orders": [{"orderId": 12'),
     "HTML error page": ("text/html", b"<html><body><h1>Error 500</h1></body></html>"),
@@ -370,13 +369,12 @@ WRONG_SHAPES: dict[str, tuple[str, bytes]] = {
         b'[{"conid": null, "31": 5, "id": 7, "message": 3, "order_id": [], "orderId": {}}]',
     ),
     "question with no ids": (JSON, b'[{"id": "r1", "message": ["sure?"], "messageIds": null}]'),
-    QUESTION_IDS_NOT_A_LIST: (JSON, b'[{"id": "r1", "message": ["sure?"], "messageIds": 9}]'),
+    "question whose ids are a number": (
+        JSON,
+        b'[{"id": "r1", "message": ["sure?"], "messageIds": 9}]',
+    ),
 }
 """Readable JSON of the wrong shape: the JSON back unchanged, or a typed ``IbkrError``."""
-
-
-def _shape_cases() -> list[Any]:
-    return [pytest.param(method, kind) for method in sorted(VALID) for kind in sorted(WRONG_SHAPES)]
 
 
 @pytest.mark.parametrize("kind", sorted(UNREADABLE))
@@ -390,7 +388,8 @@ def test_an_unreadable_answer_is_a_typed_error(
         _call(ibkr, method, VALID[method])
 
 
-@pytest.mark.parametrize(("method", "kind"), _shape_cases())
+@pytest.mark.parametrize("kind", sorted(WRONG_SHAPES))
+@pytest.mark.parametrize("method", sorted(VALID))
 def test_an_answer_of_the_wrong_shape_never_leaks_an_untyped_error(
     method: str, kind: str, gateway: FakeGateway, ibkr: IbkrClient
 ) -> None:
