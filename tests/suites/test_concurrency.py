@@ -162,9 +162,10 @@ def _shared_session_under_load(
     for path, calls in tally.calls.items():
         if path != "/iserver/marketdata/snapshot":  # pre-flight answers are asked again
             assert served[path] == calls, path
-    assert sum(1 for r in log if r.path == "/iserver/auth/ssodh/init") >= 1  # recovered
+    assert sum(1 for r in log if r.path == "/iserver/auth/ssodh/init") == 1  # one recovery
     assert sum(1 for r in log if r.path == "/tickle") >= 3  # the keep-alive did run
     assert client.session.state is SessionState.AUTHENTICATED
+    assert client.session.brokerage_generation == 2  # ... for every thread
 
 
 def test_eight_workers_and_the_keepalive_share_one_session(
