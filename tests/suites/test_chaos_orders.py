@@ -38,8 +38,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 SUPPRESSED = ["o163", "o354", "o383", "o451", "o10151"]
 """Questions answered for every order (re-suppressed by the session after each re-auth)."""
 
-CLIENT_TIMEOUT = 0.4
-LATE_ANSWER = 0.7
+CLIENT_TIMEOUT = 1.0
+LATE_ANSWER = 1.3
 """Real seconds: a stalled answer outlasts the client's read timeout. Few of these."""
 STALL_MARGIN = 0.3
 """Real seconds allowed for the stalled request to be processed once its stall ends."""
