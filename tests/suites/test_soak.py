@@ -112,11 +112,11 @@ class Soak:
         midway: Callable[[], None],
     ) -> None:
         pending = list(plan)
-        endings = sorted((d.until, d) for d in plan if d.until is not None)
+        endings = sorted(d.until for d in plan if d.until is not None)
         halfway: _dt.datetime | None = self.clock.now() + (until - self.clock.now()) / 2
         while self.clock.now() < until:
             now = self.clock.now()
-            while endings and endings[0][0] <= now:
+            while endings and endings[0] <= now:
                 endings.pop(0)
                 self.sim.stop_competing()
             while pending and pending[0].at <= now:
@@ -199,6 +199,9 @@ def _soak(soak: Soak, days: int, interval: float) -> None:
     assert paused_nights == _nights(client_night, START.astimezone(_dt.UTC), end)
     for start, stop in competing:  # each login elsewhere was met, not slept through
         assert any(start <= when < stop and not ok for when, ok in soak.ticks)
+    # Every disturbance really ended a brokerage session: each needed its own ssodh/init.
+    recoveries = sum(1 for r in soak.sim.requests if r.path == "/iserver/auth/ssodh/init")
+    assert recoveries >= soak.idle_expiries + len(competing) + len(paused_nights)
     assert grown < MEMORY_GROWTH_LIMIT, f"library memory grew {grown} bytes"
     paused = sum(1 for _, ok in soak.ticks if not ok)
     print(
