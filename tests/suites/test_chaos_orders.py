@@ -65,7 +65,9 @@ class Outcome:
 class Chaos:
     """One client and one simulated gateway on a shared clock, and the faults to throw."""
 
-    def __init__(self, sim: SimulatedGateway, client: IbkrClient, clock: ManualClock, seed: int):
+    def __init__(
+        self, sim: SimulatedGateway, client: IbkrClient, clock: ManualClock, seed: int
+    ) -> None:
         self.sim, self.client, self.clock = sim, client, clock
         self.rng = random.Random(seed)
         self.late_answers_left = 0
