@@ -126,3 +126,22 @@ def test_with_limits_changes_only_the_bounds() -> None:
     tighter = READS.with_limits(max_attempts=2, deadline=1.0)
     assert (tighter.max_attempts, tighter.deadline) == (2, 1.0)
     assert tighter.retry_on == READS.retry_on
+
+
+def test_a_refused_connection_is_retried_within_half_a_second_so_a_restart_is_seen_soon() -> None:
+    clock = ManualClock()
+    refused = [GatewayUnreachableError("connection refused") for _ in range(4)]
+    call = Flaky(clock, *refused)
+    assert READS.run(clock, call, rng=random.Random(3)) == "ok"
+    gaps = [later - earlier for earlier, later in zip(call.times, call.times[1:], strict=False)]
+    assert len(gaps) == 4
+    assert all(0.25 <= gap <= 0.5 for gap in gaps)
+
+
+def test_an_answer_that_may_have_been_lost_still_backs_off_exponentially() -> None:
+    clock = ManualClock()
+    lost = [GatewayUnreachableError("read timeout", maybe_sent=True) for _ in range(4)]
+    call = Flaky(clock, *lost)
+    assert READS.run(clock, call, rng=random.Random(3)) == "ok"
+    gaps = [later - earlier for earlier, later in zip(call.times, call.times[1:], strict=False)]
+    assert gaps[-1] >= 2.0  # the fourth wait: 4 s ceiling, at least half of it
