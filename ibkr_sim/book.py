@@ -31,8 +31,10 @@ Public methods (what the HTTP side codes against):
   is cancelled by the next ``process()``. Unknown: ``{"error": "OrderID 1 doesn't exist"}``.
 - ``process() -> None`` — let time act: fill resting orders the price path crossed since
   the last call, apply cancels, expire DAY orders at the close. Call it before answering.
-- ``reset_session() -> None`` — the brokerage session ended: pending questions and market
-  data subscriptions are dropped; orders, positions and cash survive.
+- ``reset_session() -> None`` — the brokerage session ended: pending questions, market
+  data subscriptions and the order cache are dropped; orders, positions and cash survive.
+- ``orders_preflight() -> bool`` — whether this live-orders list is the session's first,
+  which the gateway answers empty.
 - Inspection: ``order(order_id)``, ``order_by_coid(coid)``, ``executions``,
   ``executions_by_coid()``, ``portfolio(acct)``.
 """
@@ -96,6 +98,7 @@ class Broker:
         self._orders: dict[int, SimOrder] = {}
         self._by_coid: dict[str, SimOrder] = {}
         self._pending: dict[str, _Pending] = {}
+        self._orders_listed = False
         self._executions: list[Execution] = []
         self._next_order_id = _FIRST_ORDER_ID
         self._reply_ids = random.Random(_REPLY_ID_SEED)  # reproducible runs, unique ids
@@ -224,6 +227,13 @@ class Broker:
     def reset_session(self) -> None:
         self._pending.clear()
         self._market.reset_subscriptions()
+        self._orders_listed = False
+
+    def orders_preflight(self) -> bool:
+        """True for the first live-orders list of a brokerage session, which the gateway
+        answers empty while it builds its order cache (IBKR-FACTS §4); false afterwards."""
+        first, self._orders_listed = not self._orders_listed, True
+        return first
 
     # -- inspection ------------------------------------------------------------------
 

@@ -46,8 +46,9 @@ class OrderEndpoints:
         ]
 
     def live_orders(self, call: Call) -> Reply:
-        """``force=true`` clears the gateway's cache: that answer is empty."""
-        if call.query_bool("force"):
+        """Empty while the gateway builds its order cache: on the first list of a brokerage
+        session (a pre-flight, like the first snapshot) and when ``force=true`` clears it."""
+        if self._broker.orders_preflight() or call.query_bool("force"):
             return json_reply({"orders": [], "snapshot": False})
         answer = self._broker.orders(call.query("accountId") or None, call.query("filters"))
         return json_reply(answer)

@@ -44,8 +44,25 @@ def place(api: Api, *orders: dict[str, object]) -> Any:
 
 @pytest.fixture
 def trader(api: Api) -> Api:
+    """A primed session whose live-order cache is built (its first list came back empty)."""
     api.prime()
+    assert api.get("/iserver/account/orders").json() == {"orders": [], "snapshot": False}
     return api
+
+
+def test_the_first_orders_list_of_each_session_is_an_empty_preflight(
+    trader: Api, gateway: SimulatedGateway
+) -> None:
+    last_price(trader)  # market data first, or the order meets the o354 question
+    assert trader.post(ORDERS, json={"orders": [ticket("seen")]}).status_code == 200
+    assert [o["order_ref"] for o in trader.get("/iserver/account/orders").json()["orders"]] == [
+        "seen"
+    ]
+    gateway.expire_brokerage()
+    trader.post("/iserver/auth/ssodh/init", json={"publish": True, "compete": False})
+    trader.prime()
+    assert trader.get("/iserver/account/orders").json()["orders"] == []  # a new session
+    assert len(trader.get("/iserver/account/orders").json()["orders"]) == 1
 
 
 def test_orders_need_priming(api: Api) -> None:
