@@ -252,9 +252,10 @@ def _questions_beside_readers(
     log = sim.requests
     pairs = _questions_and_replies(log)
     assert len(pairs) == 2 * orders
-    # The keep-alive really ran and spoke (how often depends on thread scheduling: it is
-    # held during every order flow, so this proves activity, not a rate).
-    assert sum(1 for r in log if r.path == "/tickle") >= 1
+    # No tickle count here: the trader is inside an order flow nearly all the time, which
+    # rightly holds the keep-alive, so whether it finds a gap to speak in is scheduling.
+    # That it runs and speaks is shown under load without orders, and the hold itself by
+    # test_a_pending_question_holds_the_keepalive_until_its_reply.
     assert len(sim.book.orders()["orders"]) == orders  # every confirmed order was booked
     spoken = [
         (log[asked].time, request.path)
