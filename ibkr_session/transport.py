@@ -30,6 +30,7 @@ from typing import Any
 import requests
 import structlog
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import SSLError as urllib3_SSLError
 
 from ibkr_session.clock import Clock
 from ibkr_session.errors import (
@@ -267,8 +268,21 @@ def _unreachable(
     else:
         what, maybe_sent = "connection broken (the request may have been processed)", True
     return GatewayUnreachableError(
-        f"{method} {path} to {gateway_url}: {what}: {exc}", maybe_sent=maybe_sent
+        f"{method} {path} to {gateway_url}: {what}: {_reason(exc)}", maybe_sent=maybe_sent
     )
+
+
+_PLAIN_LAYERS = frozenset({"builtins", "socket", "ssl", "http.client"})
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The failure in the socket's or TLS layer's words ("Connection refused"), not in
+    urllib3's pool internals; the whole chain stays reachable through ``__cause__``."""
+    for cause in _causes(exc):
+        plain = type(cause).__module__ in _PLAIN_LAYERS or isinstance(cause, urllib3_SSLError)
+        if plain and str(cause):
+            return str(cause)
+    return str(exc)
 
 
 def _never_connected(exc: BaseException) -> bool:

@@ -49,6 +49,8 @@ def test_wrong_pin_is_refused_before_the_request_leaves(
         manager.request("POST", "/tickle")
     assert caught.value.maybe_sent is False
     assert sim.requests == []
+    assert "Fingerprints did not match" in str(caught.value)
+    assert "Max retries" not in str(caught.value)  # the cause, not urllib3's pool internals
 
 
 def test_the_certificate_as_a_ca_file_is_accepted(
@@ -78,3 +80,5 @@ def test_refused_connection_is_surely_not_sent(sim: SimulatedGateway, clock: Man
         with pytest.raises(GatewayUnreachableError) as caught:
             manager.request("GET", "/portfolio/accounts")
         assert caught.value.maybe_sent is False
+        assert str(caught.value).startswith(f"GET /portfolio/accounts to {url}: could not connect")
+        assert "Max retries" not in str(caught.value)
