@@ -21,9 +21,9 @@ Public methods (what the HTTP side codes against):
   ``[{"id", "message", "isSuppressed", "messageIds", "messageOptions"}]`` or a reject
   ``{"error": ...}`` (including a duplicate cOID seen in the last 24 h).
 - ``reply(reply_id, confirmed) -> list | dict`` — ``POST /iserver/reply/{id}``: the next
-  question, the success list, ``{"error": "reply id not found: '<id>'"}`` (ids are
-  single-use; the gateway may send that one with HTTP 400) or, when not confirmed,
-  ``{"error": "Order not confirmed "}`` (the spec's text, trailing space included).
+  question, the success list or, when not confirmed, ``{"error": "Order not confirmed "}``
+  (the spec's text, trailing space included); a dead id (ids are single-use) raises
+  ``UnknownReplyError``, which the gateway answers with HTTP 400.
 - ``cancel_pending_questions() -> None`` — another request arrived between a question and
   its reply: the pending order is dropped.
 - ``modify(acct, order_id, order, suppressed=frozenset()) -> list | dict`` — like place.
@@ -55,7 +55,7 @@ from ibkr_sim.market import Market
 from ibkr_sim.orders import SimOrder
 from ibkr_sim.portfolio import Portfolio
 from ibkr_sim.questions import Question, questions_for
-from ibkr_sim.refusal import UnknownAccountError
+from ibkr_sim.refusal import UnknownAccountError, UnknownReplyError
 from ibkr_sim.tickets import OrderTicket, parse_ticket
 
 __all__ = ["Broker"]
@@ -155,7 +155,7 @@ class Broker:
     def reply(self, reply_id: str, confirmed: bool) -> Answer:
         pending = self._pending.pop(reply_id, None)
         if pending is None:
-            return {"error": f"reply id not found: '{reply_id}'"}
+            raise UnknownReplyError(reply_id)
         if not confirmed:
             return {"error": _NOT_CONFIRMED}
         return self._ask_or_submit(pending)

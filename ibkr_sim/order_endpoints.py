@@ -2,7 +2,8 @@
 
 Rejections come back as HTTP 200 ``{"error": ...}`` like the real gateway's; a reply id
 that is unknown (or was invalidated by a request in between) is the one order answer
-sent as HTTP 400, as observed (IBKR-FACTS §4). Question suppressions belong to the
+sent as HTTP 400, as observed (IBKR-FACTS §4): the ``Broker`` raises
+``UnknownReplyError`` for it. Question suppressions belong to the
 brokerage session (``SessionModel``) and are handed to the ``Broker`` with each order.
 """
 
@@ -19,7 +20,6 @@ __all__ = ["MAX_SUPPRESSED_IDS", "OrderEndpoints"]
 
 MAX_SUPPRESSED_IDS = 51
 REPLY_PATH = "/iserver/reply/{reply_id}"
-_REPLY_NOT_FOUND = "reply id not found"
 
 
 class OrderEndpoints:
@@ -76,11 +76,7 @@ class OrderEndpoints:
     def reply(self, call: Call) -> Reply:
         body = call.json_object()
         confirmed = parse_bool(body.get("confirmed"), "confirmed", default=False)
-        answer = self._broker.reply(call.params["reply_id"], confirmed)
-        not_found = isinstance(answer, dict) and str(answer.get("error", "")).startswith(
-            _REPLY_NOT_FOUND
-        )
-        return json_reply(answer, 400 if not_found else 200)
+        return json_reply(self._broker.reply(call.params["reply_id"], confirmed))
 
     def suppress(self, call: Call) -> Reply:
         ids = call.json_object().get("messageIds")

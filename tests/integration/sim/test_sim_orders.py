@@ -91,9 +91,10 @@ def test_another_iserver_request_invalidates_the_pending_reply(
     assert question[0]["messageIds"] == ["o354"]
     trader.post("/tickle")  # not /iserver: harmless
     trader.get("/iserver/auth/status")  # /iserver: the pending order is dropped
-    late = trader.post(f"/iserver/reply/{question[0]['id']}", json={"confirmed": True})
+    reply_id = question[0]["id"]
+    late = trader.post(f"/iserver/reply/{reply_id}", json={"confirmed": True})
     assert late.status_code == 400
-    assert late.json()["error"].startswith("reply id not found")
+    assert late.json() == {"error": f"reply id not found: '{reply_id}'"}
     assert gateway.book.order_by_coid("late") is None
     assert gateway.executions_by_coid() == {}
 

@@ -12,7 +12,7 @@ from ibkr_session.clock import ManualClock
 from ibkr_sim.book import Broker
 from ibkr_sim.market import Market
 from ibkr_sim.orders import SimOrder
-from ibkr_sim.refusal import UnknownAccountError
+from ibkr_sim.refusal import UnknownAccountError, UnknownReplyError
 
 from .conftest import AAPL, ACCOUNT, ES
 
@@ -127,7 +127,10 @@ def test_reply_ids_are_single_use(broker: Broker) -> None:
     first = broker.reply(reply_id, True)
     assert isinstance(first, list)
     assert first[0]["order_status"] == "Filled"
-    assert broker.reply(reply_id, True) == {"error": f"reply id not found: '{reply_id}'"}
+    with pytest.raises(UnknownReplyError) as dead:
+        broker.reply(reply_id, True)
+    assert dead.value.status == 400
+    assert dead.value.body == {"error": f"reply id not found: '{reply_id}'"}
     assert len(broker.executions) == 1
 
 
@@ -143,14 +146,16 @@ def test_answering_no_discards_the_order(broker: Broker) -> None:
 def test_another_request_in_between_drops_the_pending_order(broker: Broker) -> None:
     reply_id = _reply_id(broker.place(ACCOUNT, [_order()], set()))
     broker.cancel_pending_questions()
-    assert broker.reply(reply_id, True) == {"error": f"reply id not found: '{reply_id}'"}
+    with pytest.raises(UnknownReplyError):
+        broker.reply(reply_id, True)
     assert broker.orders()["orders"] == []
 
 
 def test_reset_session_drops_questions_and_market_data(broker: Broker, subscribed: Market) -> None:
     reply_id = _reply_id(broker.place(ACCOUNT, [_order(quantity=600)], set()))
     broker.reset_session()
-    assert "error" in broker.reply(reply_id, True)
+    with pytest.raises(UnknownReplyError):
+        broker.reply(reply_id, True)
     assert _message_ids(broker.place(ACCOUNT, [_order()], set())) == ["o354"]
 
 
