@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ibkr_session import ManualClock
+from ibkr_sim import SimulatedGateway
+
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+
+MARKET_OPEN = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
+"""Monday 2026-01-05 10:00 New York: US markets open, hours before the nightly reset."""
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The test's virtual time; a folder that needs another moment overrides this."""
+    return ManualClock(MARKET_OPEN)
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[SimulatedGateway]:
+    """A simulated gateway on loopback HTTPS, on the test's clock; stopped afterwards."""
+    with SimulatedGateway(clock) as gateway:
+        yield gateway
 
 
 def recorded_dir() -> Path:

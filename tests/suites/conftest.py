@@ -1,19 +1,12 @@
-"""Fixtures of the long-haul suites: quiet logs, one virtual clock, a simulated gateway."""
+"""Fixtures of the long-haul suites: quiet logs (the clock and the simulator: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 from collections.abc import Iterator
 
 import pytest
 import structlog
-
-from ibkr_session.clock import ManualClock
-from ibkr_sim.gateway import SimulatedGateway
-
-# Monday 2026-01-05 10:00 New York: markets open, hours before the nightly reset.
-MARKET_OPEN = _dt.datetime(2026, 1, 5, 15, 0, tzinfo=_dt.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +22,3 @@ def quiet_logs() -> Iterator[None]:
         yield
     finally:
         structlog.configure(**previous)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MARKET_OPEN)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[SimulatedGateway]:
-    with SimulatedGateway(clock) as gateway:
-        yield gateway

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,20 +10,6 @@ import pytest
 from ibkr_api import IbkrClient
 from ibkr_session import ManualClock
 from ibkr_sim import SimulatedGateway
-
-# Monday 2026-01-05 10:00 New York: markets open, far from the nightly reset.
-MARKET_OPEN = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MARKET_OPEN)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[SimulatedGateway]:
-    with SimulatedGateway(clock) as gateway:
-        yield gateway
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A simulated gateway and a client sharing one virtual clock (Monday 09:30 New York)."""
+"""A client of the simulated gateway (tests/conftest.py), on a clock at Monday 09:30 New York."""
 
 from __future__ import annotations
 
@@ -19,12 +19,6 @@ MARKET_OPEN = _dt.datetime(2026, 6, 15, 13, 30, tzinfo=_dt.UTC)  # Monday 09:30 
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(MARKET_OPEN)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[SimulatedGateway]:
-    with SimulatedGateway(clock) as gateway:  # entering starts it on a free port
-        yield gateway
 
 
 @pytest.fixture

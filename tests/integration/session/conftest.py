@@ -1,8 +1,7 @@
-"""A simulated gateway on loopback HTTPS, sharing a virtual clock with the manager."""
+"""Session managers of the simulated gateway (tests/conftest.py), on its virtual clock."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,20 +9,6 @@ import pytest
 
 from ibkr_session import ManualClock, SessionManager
 from ibkr_sim import SimulatedGateway
-
-# Monday 2026-01-05 10:00 New York: far from the nightly reset.
-MORNING = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MORNING)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[SimulatedGateway]:
-    with SimulatedGateway(clock) as gateway:
-        yield gateway
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the simulator is checked against IBKR's facts and recordings, never against our 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,8 +17,6 @@ from ibkr_session.clock import ManualClock
 from ibkr_sim import SimulatedGateway
 
 ACCOUNT = "U1234567"
-# Monday 2026-01-05 10:00 New York: US markets open, far from the nightly reset.
-MARKET_OPEN = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
 
 
 class Api:
@@ -53,11 +50,6 @@ class Api:
 @pytest.fixture(autouse=True)
 def _quiet_tls_warnings() -> None:
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MARKET_OPEN)
 
 
 @pytest.fixture
