@@ -3,10 +3,12 @@
 ``Transport.send`` makes exactly one attempt and returns the gateway's JSON unchanged, or
 raises an ``IbkrError``:
 
-- ``requests`` exceptions are converted in ``send`` (``raise ... from exc``) into
-  ``GatewayUnreachableError``, whose ``maybe_sent`` says whether the request may have
-  reached the gateway (read timeout, connection dropped) or surely did not (refused, DNS,
-  TLS handshake or pin mismatch, connect timeout). Order safety depends on that bit.
+- A ``json`` body that cannot be encoded (NaN, a ``Decimal``) is ``InvalidRequestError``,
+  nothing sent. Other ``requests`` exceptions are converted in ``send`` (``raise ...
+  from exc``) into ``GatewayUnreachableError``, whose ``maybe_sent`` says whether the
+  request may have reached the gateway (read timeout, connection dropped) or surely did
+  not (refused, DNS, TLS handshake or pin mismatch, connect timeout). Order safety depends
+  on that bit.
 - HTTP answers are mapped by ``interpret`` alone: status first, then the body. The only
   texts it looks at are the gateway's session verdicts ("no session", "no bridge"), for
   which the gateway sends no status or id of their own.
@@ -55,6 +57,7 @@ _ORDER_PATH = re.compile(r"/iserver/(?:account/[^/]+/orders|account/[^/]+/order/
 _NO_SESSION = "no session"
 _NO_BRIDGE = "no bridge"
 _SNIPPET = 200
+_JSON_CONTENT = {"Content-Type": "application/json"}
 
 
 def is_order_path(path: str) -> bool:
@@ -107,12 +110,14 @@ class Transport:
     ) -> Any:
         """One request to ``/v1/api{path}``; the parsed JSON (``None`` if empty) or an error."""
         read_timeout = self._timeout if timeout is None else timeout
+        body = _encode(method, path, json)
         try:
             response = self._session.request(
                 method,
                 self.address.api_base + path,
                 params=_query(params),
-                json=json,
+                data=body,
+                headers=None if body is None else _JSON_CONTENT,
                 timeout=(self._connect_timeout, read_timeout),
                 allow_redirects=False,
             )
@@ -219,6 +224,22 @@ class _Body:
         if self.is_json:
             return f"JSON {_json.dumps(self.value)[:_SNIPPET]}"
         return f"malformed JSON {str(self.value)[:_SNIPPET]!r}"
+
+
+def _encode(method: str, path: str, json: object) -> bytes | None:
+    """The JSON body as ``requests`` would send it, but refused as the caller's mistake.
+
+    ``requests`` lets ``TypeError`` (a ``Decimal``) escape raw and wraps ``ValueError``
+    (NaN) in a ``RequestException`` that would read as a network failure.
+    """
+    if json is None:
+        return None
+    try:
+        return _json.dumps(json, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(
+            f"{method} {path}: the body cannot be sent as JSON: {exc}", field="json"
+        ) from exc
 
 
 def _query(params: Mapping[str, object] | None) -> dict[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -85,3 +86,18 @@ def test_refresh_probes_and_returns_the_state(make_manager: Make, gateway: FakeG
     manager = make_manager()
     assert manager.refresh() is SessionState.COMPETING
     assert gateway.sent() == ["POST /iserver/auth/status"]
+
+
+@pytest.mark.parametrize("price", [float("nan"), Decimal("1.5")])
+def test_an_unencodable_body_is_refused_and_the_session_stays_up(
+    make_manager: Make, gateway: FakeGateway, price: object
+) -> None:
+    gateway.serve_session()
+    manager = make_manager()
+    manager.request("GET", "/iserver/accounts")
+    gateway.forget()
+    with pytest.raises(InvalidRequestError) as caught:
+        manager.request("POST", "/iserver/account/U1234567/orders", json={"price": price})
+    assert caught.value.field == "json"
+    assert gateway.sent() == []
+    assert manager.state is SessionState.AUTHENTICATED
