@@ -25,7 +25,6 @@ import functools
 import math
 import os
 import random
-import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from ibkr_session.errors import (
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
-from ibkr_session.transport import Transport
+from ibkr_session.transport import Transport, is_order_path
 
 __all__ = ["AuthStatus", "SessionManager", "backoff_delay"]
 
@@ -69,8 +68,6 @@ _UNPRIMED_TEXT = "query /accounts first"
 _RESET_SYMPTOMS = (NotAuthenticatedError, GatewayUnavailableError)
 """Answers seen during the nightly reset (IBKR-FACTS §2); inside the window they mean it."""
 _SUPPRESS_BATCH = 51
-_ORDER_FLOW = re.compile(r"/iserver/(account/[^/]+/(orders|order/[^/]+)|reply/[^/]+)")
-"""POSTs that may come back as an order question (place, modify, reply)."""
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _POLL_SECONDS = 1.0
 
@@ -515,7 +512,7 @@ class SessionManager:
         makes the gateway cancel the order; the hold closes the gap before the caller
         (or ``_learn_from_answer``) can know there is a question.
         """
-        if method != "POST" or _ORDER_FLOW.fullmatch(path) is None:
+        if not _may_ask(method, path):
             yield
             return
         with self._lock:
@@ -530,7 +527,7 @@ class SessionManager:
         with self._lock:
             self._failures = 0
             self._next_probe = -math.inf
-            if method == "POST" and _ORDER_FLOW.fullmatch(path) is not None:
+            if _may_ask(method, path):
                 self._note_question(path, answer)
             status = AuthStatus.from_answer(answer) if path in _STATUS_PATHS else None
             if status is not None:
@@ -542,11 +539,9 @@ class SessionManager:
         """An order answer that asks a question holds the keep-alive until the reply."""
         reply_id = _question_id(answer)
         if reply_id is not None:
-            self._question_id = reply_id
-            self._question_until = self.clock.monotonic() + self._question_hold
+            self.question_pending(reply_id)
         elif path.startswith("/iserver/reply/"):
-            self._question_id = None
-            self._question_until = None
+            self.question_answered()
 
     def _learn_from_failure(self, exc: IbkrError, sent_in: _Ticket | None) -> None:
         if isinstance(exc, RateLimitedError) and self._pacer is not None:
@@ -639,8 +634,7 @@ class SessionManager:
         if self.clock.monotonic() < self._question_until:
             return True
         log.warning("session.question_hold_expired", reply_id=self._question_id)
-        self._question_id = None
-        self._question_until = None
+        self.question_answered()
         return False
 
 
@@ -659,6 +653,11 @@ def _question_id(answer: Any) -> str | None:
     first = answer[0]
     asks = "message" in first or "messageIds" in first
     return first["id"] if asks and isinstance(first.get("id"), str) else None
+
+
+def _may_ask(method: str, path: str) -> bool:
+    """A POST that may come back as an order question (place, modify, reply)."""
+    return method == "POST" and is_order_path(path)
 
 
 def _said(answer: IbkrAPIError) -> str:
