@@ -53,9 +53,7 @@ def portfolio_accounts(accounts: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
-def iserver_accounts(
-    accounts: Sequence[str], selected: str | None, session_id: str = "sim-session"
-) -> dict[str, Any]:
+def iserver_accounts(accounts: Sequence[str], selected: str) -> dict[str, Any]:
     """``GET /iserver/accounts``: the brokerage session's accounts and the selected one."""
     return {
         "accounts": list(accounts),
@@ -106,12 +104,12 @@ def iserver_accounts(
         },
         "groups": [],
         "profiles": [],
-        "selectedAccount": selected if selected is not None else accounts[0],
+        "selectedAccount": selected,
         "serverInfo": {
             "serverName": "SimServer01",
             "serverVersion": "Build 10.44.1d, simulated",
         },
-        "sessionId": session_id,
+        "sessionId": "sim-session",
         "isFT": False,
         "isPaper": True,
     }

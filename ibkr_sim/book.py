@@ -105,10 +105,6 @@ class Broker:
 
     # -- accounts and portfolio ------------------------------------------------------
 
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        return self._accounts
-
     def portfolio(self, acct: str) -> Portfolio:
         portfolio = self._portfolios.get(acct)
         if portfolio is None:
@@ -118,7 +114,7 @@ class Broker:
     def accounts_list(self) -> list[dict[str, Any]]:
         return portfolio_accounts(self._accounts)
 
-    def iserver_accounts(self, selected: str | None) -> dict[str, Any]:
+    def iserver_accounts(self, selected: str) -> dict[str, Any]:
         return iserver_accounts(self._accounts, selected)
 
     def summary(self, acct: str) -> dict[str, dict[str, Any]]:

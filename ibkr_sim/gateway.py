@@ -118,7 +118,7 @@ class SimulatedGateway:
             reset=NightlyReset(region, reset_minutes),
             logged_in=logged_in,
             clock=self.clock,
-            on_brokerage_lost=self._brokerage_lost,
+            on_brokerage_lost=self.book.reset_session,
         )
         self._pacing = ServerPacing(penalty_seconds) if pacing else None
         self._faults = FaultPlan()
@@ -321,10 +321,6 @@ class SimulatedGateway:
             return route.handler(Call(incoming, params))
         except Refusal as refusal:
             return json_reply(refusal.body, refusal.status)
-
-    def _brokerage_lost(self, reason: str) -> None:
-        """What dies with a brokerage session: pending questions, market-data lines."""
-        self.book.reset_session()
 
     def _build_routes(self) -> list[Route]:
         return [

@@ -56,10 +56,6 @@ class Hours:
     close: _dt.time
     opens_previous_day: bool = False
 
-    def session(self, date: _dt.date) -> Session:
-        """The session of ``date`` (callers pass weekdays only)."""
-        return _session(self, date)
-
     def latest_session(self, t: float) -> Session:
         """The session that opened most recently at or before ``t`` (open or already closed)."""
         return next(self.sessions_backwards(t))

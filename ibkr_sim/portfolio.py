@@ -28,6 +28,7 @@ _STOCK_MARGIN = 0.25
 _FUTURES_MARGIN = 0.06
 _LEVERAGE = 4.0
 _BASE = "USD"
+_PAGE_SIZE = 100  # positions per page, as IBKR pages them
 _SUMMARY_SEGMENTED = (
     "netliquidation", "totalcashvalue", "settledcash", "grosspositionvalue",
     "equitywithloanvalue", "initmarginreq", "maintmarginreq", "availablefunds",
@@ -136,12 +137,11 @@ class Portfolio:
 
     # -- views -----------------------------------------------------------------------
 
-    def positions_page(self, page: int, page_size: int = 100) -> list[dict[str, Any]]:
+    def positions_page(self, page: int) -> list[dict[str, Any]]:
         """``/portfolio/{acct}/positions/{page}``: open positions by description."""
         marks = sorted(self._marks(), key=lambda m: _description(m.position.instrument))
-        return [
-            self._position_row(mark) for mark in marks[page * page_size : (page + 1) * page_size]
-        ]
+        first = page * _PAGE_SIZE
+        return [self._position_row(mark) for mark in marks[first : first + _PAGE_SIZE]]
 
     def ledger(self, now: float) -> dict[str, dict[str, Any]]:
         """``/portfolio/{acct}/ledger``: one entry per currency plus BASE (seconds)."""

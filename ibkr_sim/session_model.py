@@ -58,7 +58,7 @@ class SessionModel:
         reset: NightlyReset,
         logged_in: bool,
         clock: Clock,
-        on_brokerage_lost: Callable[[str], None],
+        on_brokerage_lost: Callable[[], None],
     ) -> None:
         if not accounts:
             raise ValueError("the simulated gateway needs at least one account")
@@ -158,10 +158,6 @@ class SessionModel:
         self.selected_account = account_id
         return AccountSelection.SET
 
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        return self._accounts
-
     def auth_status(self, *, with_fail: bool = True) -> dict[str, object]:
         """The body of ``/iserver/auth/status``; ssodh/init and tickle omit ``fail``."""
         status: dict[str, object] = {
@@ -199,4 +195,4 @@ class SessionModel:
         self.suppressed.clear()
         if was_up:
             log.debug("sim.brokerage_lost", reason=reason, generation=self.generation)
-            self._on_brokerage_lost(reason)
+            self._on_brokerage_lost()
