@@ -8,7 +8,9 @@ Execution rules (documented simplifications of a real exchange):
   cap is ignored); ``LMT`` when the ask (buy) or bid (sell) reaches the limit;
 - ``STP``/``TRAIL`` trigger when the last trade reaches the stop (a trailing stop follows
   the best price by ``trailingAmt`` or by that percentage) and then act as ``MKT``;
-  ``STOP_LIMIT``/``TRAILLMT`` trigger the same way and then act as ``LMT``.
+  ``STOP_LIMIT``/``TRAILLMT`` trigger the same way and then act as ``LMT``;
+- orders work only in the instrument's regular hours: ``outsideRTH`` is accepted and
+  ignored.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ class SimOrder:
             offset = (
                 best * ticket.trailing_amount / 100
                 if ticket.trailing_percent
-                else (ticket.trailing_amount)
+                else ticket.trailing_amount
             )
             stop = best + offset if ticket.is_buy else best - offset
         assert stop is not None  # parse_ticket requires auxPrice for stop types

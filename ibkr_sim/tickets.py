@@ -47,7 +47,6 @@ class OrderTicket:
     trailing_amount: float | None = None
     trailing_percent: bool = False
     coid: str | None = None
-    outside_rth: bool = False
 
     @property
     def conid(self) -> int:
@@ -94,7 +93,6 @@ def parse_ticket(order: Mapping[str, object]) -> OrderTicket | str:
         trailing_amount=trailing_amount,
         trailing_percent=trailing_type == "%",
         coid=str(coid) if coid not in (None, "") else None,
-        outside_rth=bool(order.get("outsideRTH", False)),
     )
 
 
