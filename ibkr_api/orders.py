@@ -23,10 +23,11 @@ only while the order is still working and does not show the change yet. A reply 
 order question whose answer is lost is looked up by its order's key too, and never resent
 (reply ids are single-use).
 
-Order questions ("are you sure?") come back as the gateway gives them; while one is open
-the session is told (``question_pending``) so its keep-alive stays quiet, and an opt-in
+Order questions ("are you sure?") come back as the gateway gives them; the session sees
+the question in the answer and keeps its keep-alive quiet until the reply, and an opt-in
 ``auto_confirm`` set of message ids (``o163``, ...) is confirmed automatically, chains
-included, by id and never by message text.
+included, by id and never by message text. Only a reply that fails is reported to the
+session (``question_answered``): no answer reaches it then to say the question is over.
 """
 
 from __future__ import annotations
@@ -298,11 +299,14 @@ class OrderDesk:
         return _reconciled(verdict, target)
 
     def _settle(self, answer: Any, target: _Target | None) -> Any:
-        """Mark open questions pending; auto-confirm the chosen ones, chains included."""
+        """Auto-confirm the chosen questions, chains included; remember the rest's order.
+
+        The session already holds its keep-alive for each question: it reads every order
+        answer itself (``SessionManager._note_question``).
+        """
         confirmed = 0
         while (question := question_in(answer)) is not None:
             reply_id, message_ids = question
-            self._session.question_pending(reply_id)
             chosen = bool(message_ids) and set(message_ids) <= self._auto_confirm
             if not chosen or confirmed >= MAX_QUESTION_CHAIN:
                 self._remember_question(reply_id, target)
@@ -322,8 +326,9 @@ class OrderDesk:
 
     def _send_reply(self, reply_id: str, confirmed: bool, target: _Target | None) -> Any:
         """Send a reply. An answer needs no bookkeeping here: the session holds its
-        keep-alive while the answer is the chain's next question and releases it otherwise;
-        releasing it here as well would open a gap inside a chain."""
+        keep-alive while the answer is the chain's next question and releases it otherwise.
+        A failure is told to the session, which sees no answer: else its hold would keep
+        the keep-alive and the guard's recovery quiet for ``question_hold`` seconds."""
         try:
             return self._session.request(
                 "POST", f"/iserver/reply/{reply_id}", json={"confirmed": confirmed}

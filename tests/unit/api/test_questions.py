@@ -9,7 +9,7 @@ import requests
 
 from ibkr_api.client import IbkrClient
 from ibkr_api.orders import OrderOutcomeUnknownError
-from ibkr_session import ManualClock
+from ibkr_session import ManualClock, OrderRejectedError
 
 from .conftest import ACCOUNT, Gateway
 
@@ -139,3 +139,18 @@ def test_a_lost_reply_whose_order_cannot_be_found_reports_the_coid(
 
     assert raised.value.coid == "asked-2"
     assert [p for p in gateway.paths() if "reply" in p] == ["POST /iserver/reply/q1"]
+
+
+def test_a_refused_reply_releases_the_keep_alive(
+    client: IbkrClient, gateway: Gateway, clock: ManualClock
+) -> None:
+    gateway.answer("POST", PLACE, question("q1", "o163"))
+    gateway.answer("POST", "/iserver/reply/q1", {"error": "reply id expired"})
+    gateway.answer("POST", "/tickle", gateway.body("Session__POST-tickle"))
+
+    client.place_order(ACCOUNT, 265598, "BUY", 10)
+    with pytest.raises(OrderRejectedError):
+        client.reply_to_order("q1")
+    client.session.keepalive()
+
+    assert gateway.paths()[-2:] == ["POST /iserver/reply/q1", "POST /tickle"]
