@@ -60,26 +60,29 @@ class ResetSchedule:
         self.zone = ZoneInfo(REGION_ZONES[region])
         self.start = start
         self.end = end
+        # Every guarded request asks the schedule about "now" two or three times; zone
+        # arithmetic costs microseconds each. Remembered: ``window`` is the next one for
+        # any instant from ``known_from`` until its end (no other window starts before).
+        self._known: tuple[_dt.datetime, Window] = (_NEVER, (_NEVER, _NEVER))
 
     def window_at(self, now: _dt.datetime) -> Window | None:
         """The window that contains ``now``, or ``None`` outside every window."""
-        instant = _to_utc(now)
-        local_day = instant.astimezone(self.zone).date()
-        for day_offset in (-1, 0):
-            start, end = self._window_starting_on(local_day + _dt.timedelta(days=day_offset))
-            if start <= instant < end:
-                return start, end
-        return None
+        window = self.next_window(now)
+        return window if window[0] <= _to_utc(now) else None
 
     def next_window(self, now: _dt.datetime) -> Window:
         """The window containing ``now`` if there is one, else the next one to start."""
-        current = self.window_at(now)
-        if current is not None:
-            return current
         instant = _to_utc(now)
-        day = instant.astimezone(self.zone).date()
+        known_from, window = self._known
+        if not known_from <= instant < window[1]:
+            window = self._find_next_window(instant)
+            self._known = (min(instant, window[0]), window)
+        return window
+
+    def _find_next_window(self, instant: _dt.datetime) -> Window:
+        day = instant.astimezone(self.zone).date() - _dt.timedelta(days=1)
         window = self._window_starting_on(day)
-        while window[0] <= instant:
+        while window[1] <= instant:
             day += _dt.timedelta(days=1)
             window = self._window_starting_on(day)
         return window
@@ -102,6 +105,9 @@ class ResetSchedule:
 
     def __repr__(self) -> str:
         return f"ResetSchedule(region={self.region!r}, start={self.start}, end={self.end})"
+
+
+_NEVER = _dt.datetime.max.replace(tzinfo=_dt.UTC)
 
 
 def _to_utc(when: _dt.datetime) -> _dt.datetime:

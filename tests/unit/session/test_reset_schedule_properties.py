@@ -47,3 +47,21 @@ def test_next_window_is_fifteen_minutes_and_not_in_the_past(
     assert now < end
     assert start > now or schedule.window_at(now) == (start, end)
     assert start - now < dt.timedelta(days=1, hours=2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(st.timedeltas(min_value=-dt.timedelta(days=2), max_value=dt.timedelta(days=2))),
+    start=instants,
+)
+def test_answers_do_not_depend_on_what_was_asked_before(
+    steps: list[dt.timedelta], start: dt.datetime
+) -> None:
+    """A clock may jump either way (ManualClock.set); the remembered window must not lie."""
+    shared = ResetSchedule("america")
+    now = start
+    for step in steps:
+        now += step
+        fresh = ResetSchedule("america")
+        assert shared.window_at(now) == fresh.window_at(now)
+        assert shared.next_window(now) == fresh.next_window(now)
