@@ -151,7 +151,8 @@ def interpret(
     """The one status → exception function: JSON for a good answer, a typed error else."""
     body = _Body.parse(headers, content)
     where: dict[str, Any] = {"method": method, "path": path, "body": body.value}
-    if 200 <= status < 300:
+    ok = 200 <= status < 300
+    if ok:
         if body.empty:
             return None
         if not body.is_json:
@@ -159,26 +160,24 @@ def interpret(
         error = body.error_text()
         if error is None:
             return body.value
-        if _NO_SESSION in error.lower():
-            raise NotAuthenticatedError(status, _login_hint(error, gateway_url), **where)
-        if _NO_BRIDGE in error.lower():
-            raise NotAuthenticatedError(status, error, **where)
-        if is_order_path(path):
-            raise OrderRejectedError(status, error, **where)
-        raise IbkrAPIError(status, error, **where)
-    message = body.error_text() or body.describe()
-    if status == 401:
-        raise NotAuthenticatedError(status, _login_hint("no session", gateway_url), **where)
-    if status == 429:
-        retry_after = _retry_after(headers.get("Retry-After"), now)
-        raise RateLimitedError(status, message, retry_after=retry_after, **where)
-    if status >= 500:
-        raise GatewayUnavailableError(status, message, **where)
+        message = error
+    else:
+        message = body.error_text() or body.describe()
+        if status == 401:
+            raise NotAuthenticatedError(status, _login_hint("no session", gateway_url), **where)
+        if status == 429:
+            retry_after = _retry_after(headers.get("Retry-After"), now)
+            raise RateLimitedError(status, message, retry_after=retry_after, **where)
+        if status >= 500:
+            raise GatewayUnavailableError(status, message, **where)
+    # The session verdicts arrive as 200 or 400 with only a text to tell them apart.
     lowered = message.lower()
     if _NO_SESSION in lowered:
         raise NotAuthenticatedError(status, _login_hint(message, gateway_url), **where)
     if _NO_BRIDGE in lowered:
         raise NotAuthenticatedError(status, message, **where)
+    if ok and is_order_path(path):
+        raise OrderRejectedError(status, message, **where)
     raise IbkrAPIError(status, message, **where)
 
 
