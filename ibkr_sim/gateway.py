@@ -54,7 +54,14 @@ from ibkr_sim.order_endpoints import OrderEndpoints
 from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, Admission, ServerPacing
 from ibkr_sim.portfolio_endpoints import PortfolioEndpoints
 from ibkr_sim.refusal import Refusal
-from ibkr_sim.replies import Reply, empty_reply, error_reply, json_reply, not_found_reply
+from ibkr_sim.replies import (
+    Reply,
+    empty_reply,
+    error_reply,
+    json_reply,
+    not_found_reply,
+    scripted_reply,
+)
 from ibkr_sim.routing import Call, Route, RouteTable
 from ibkr_sim.server import HttpsServer, IncomingRequest
 from ibkr_sim.session_endpoints import SessionEndpoints
@@ -228,7 +235,7 @@ class SimulatedGateway:
         ``path`` is relative to ``/v1/api``, exact or an ``fnmatch`` pattern.
         """
         with self._lock:
-            self._faults.fail(n, _scripted_reply(status, body), method, path)
+            self._faults.fail(n, scripted_reply(status, body), method, path)
 
     def delay_next(self, n: int, seconds: float, *, path: str | None = None) -> None:
         """Stall the next ``n`` matching requests ``seconds`` of real time, then serve them."""
@@ -354,13 +361,3 @@ def _pacing_refusal(admission: Admission) -> Reply | None:
     if not admission.admitted:
         return empty_reply(429)
     return None
-
-
-def _scripted_reply(status: int, body: object) -> Reply:
-    if body is None:
-        return empty_reply(status)
-    if isinstance(body, bytes):
-        return Reply(status=status, body=body)
-    if isinstance(body, str):
-        return Reply(status=status, body=body.encode())
-    return json_reply(body, status)

@@ -18,6 +18,7 @@ __all__ = [
     "error_reply",
     "json_reply",
     "not_found_reply",
+    "scripted_reply",
 ]
 
 _JSON = "application/json; charset=utf-8"
@@ -65,3 +66,14 @@ def not_found_reply(path: str) -> Reply:
         "</body></html>"
     )
     return Reply(status=404, body=page.encode(), content_type=_HTML)
+
+
+def scripted_reply(status: int, body: object) -> Reply:
+    """A test's scripted answer: ``None`` empty, ``bytes``/``str`` as text, else JSON."""
+    if body is None:
+        return empty_reply(status)
+    if isinstance(body, bytes):
+        return Reply(status=status, body=body)
+    if isinstance(body, str):
+        return Reply(status=status, body=body.encode())
+    return json_reply(body, status)
