@@ -23,7 +23,8 @@ session refusals are listed in ``ibkr_sim.guard``; besides:
   ``{"error": "Too many history charts requests, ..."}`` from the history service (no
   penalty box);
 - an unknown or invalidated reply id: HTTP 400 ``{"error": "reply id not found: ..."}``;
-- ``GET /iserver/account/orders?force=true`` answers an empty list once;
+- ``GET /iserver/account/orders`` answers an empty list the first time in a brokerage
+  session and whenever ``force=true`` (the gateway rebuilding its order cache);
 - ``delay_next`` stalls *before* processing: a client that times out still changed state.
 """
 
