@@ -157,28 +157,6 @@ def test_suppress_takes_a_list_of_question_ids() -> None:
 # --- orders -----------------------------------------------------------------------------
 
 
-def test_a_market_order_becomes_the_gateways_order_object() -> None:
-    args = validate(PlaceOrderArgs, **{**ORDER, "side": "buy"})
-    assert args.to_gateway() == {
-        "acctId": "U1234567",
-        "conid": 265598,
-        "side": "BUY",
-        "quantity": 10,
-        "orderType": "MKT",
-        "tif": "DAY",
-        "outsideRTH": False,
-    }
-
-
-def test_stp_lmt_is_sent_as_stop_limit_with_the_stop_in_aux_price() -> None:
-    args = validate(
-        PlaceOrderArgs, **ORDER, order_type="STP_LMT", price=99.5, aux_price=100, coid="bot-1"
-    )
-    body = args.to_gateway()
-    assert (body["orderType"], body["price"], body["auxPrice"]) == ("STOP_LIMIT", 99.5, 100)
-    assert body["cOID"] == "bot-1"
-
-
 def test_a_stop_order_sends_its_stop_as_price() -> None:
     body = validate(PlaceOrderArgs, **ORDER, order_type="stp", price=150).to_gateway()
     assert (body["orderType"], body["price"]) == ("STP", 150)
