@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -135,47 +132,6 @@ def test_pnl_partitioned_reports_each_account(broker: Broker) -> None:
     assert isinstance(rows, dict)
     assert set(rows) == {f"{ACCOUNT}.Core", "U7654321.Core"}
     assert rows[f"{ACCOUNT}.Core"]["nl"] == _amount(broker, "netliquidation")
-
-
-@pytest.mark.parametrize(
-    ("stem", "view"),
-    [("Portfolio__GET-portfolio-ledger", "ledger"), ("Portfolio__GET-portfolio-summary", "summary"),
-     ("Portfolio__GET-portfolio-positions-page0", "positions"),
-     ("Portfolio__GET-portfolio-accounts", "accounts"), ("Orders__GET-trades", "trades"),
-     ("Accounts__GET-iserver-accounts", "iserver")],
-)  # fmt: skip
-def test_views_keep_the_recorded_keys_and_types(
-    broker: Broker, recorded: Callable[[str], dict[str, Any]], stem: str, view: str
-) -> None:
-    _fill(broker, AAPL, "BUY", 3)
-    views: dict[str, Callable[[], Any]] = {
-        "ledger": lambda: broker.ledger(ACCOUNT),
-        "summary": lambda: broker.summary(ACCOUNT),
-        "positions": lambda: broker.positions(ACCOUNT),
-        "accounts": broker.accounts_list,
-        "trades": broker.trades,
-        "iserver": lambda: broker.iserver_accounts(ACCOUNT),
-    }
-    ours = views[view]()
-    real = recorded(stem)["Response"]["Body"]
-    _assert_same_shape(ours, real, stem)
-
-
-def _assert_same_shape(ours: Any, real: Any, where: str) -> None:
-    if isinstance(real, list):
-        assert isinstance(ours, list), where
-        if real:
-            assert ours, where
-            _assert_same_shape(ours[0], real[0], where)
-    elif isinstance(real, dict):
-        assert isinstance(ours, dict), where
-        for key, value in real.items():
-            assert key in ours, f"{where}: {key}"
-            _assert_same_shape(ours[key], value, f"{where}.{key}")
-    elif real is not None and ours is not None:
-        number = (int, float)
-        same = isinstance(ours, number) if isinstance(real, number) else type(ours) is type(real)
-        assert same, f"{where}: {ours!r} vs {real!r}"
 
 
 def test_ledger_stamps_seconds_and_summary_milliseconds(broker: Broker, clock: ManualClock) -> None:
