@@ -48,7 +48,7 @@ from ibkr_session.errors import (
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
-from ibkr_session.transport import Transport, is_order_path
+from ibkr_session.transport import Transport, is_order_path, require_seconds
 
 __all__ = ["AuthStatus", "SessionManager", "backoff_delay"]
 
@@ -141,7 +141,7 @@ class SessionManager:
             ("backoff_initial", backoff_initial),
             ("backoff_max", backoff_max),
         ):
-            _require_positive(name, value)
+            require_seconds(name, value)
         if backoff_max < backoff_initial:
             raise InvalidRequestError("backoff_max must be >= backoff_initial", field="backoff_max")
         if on_competing not in ("wait", "take_over"):
@@ -230,7 +230,7 @@ class SessionManager:
         method = _check_method(method)
         _check_path(path)
         if timeout is not None:
-            _require_positive("timeout", timeout)
+            require_seconds("timeout", timeout)
         if not _is_guarded(path):
             return self._exchange(method, path, params=params, json=json, timeout=timeout)
         with self._order_flow(method, path):
@@ -693,10 +693,3 @@ def _check_account(account_id: str) -> str:
             field="account_id",
         )
     return account_id.strip()
-
-
-def _require_positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidRequestError(f"{name} must be a number of seconds, got {value!r}", field=name)
-    if value <= 0:
-        raise InvalidRequestError(f"{name} must be positive, got {value!r}", field=name)

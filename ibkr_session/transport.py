@@ -46,7 +46,7 @@ from ibkr_session.errors import (
 )
 from ibkr_session.tls import decide_trust, parse_gateway_url
 
-__all__ = ["DEFAULT_RETRY_AFTER", "Transport", "interpret", "is_order_path"]
+__all__ = ["DEFAULT_RETRY_AFTER", "Transport", "interpret", "is_order_path", "require_seconds"]
 
 log = structlog.get_logger(__name__)
 
@@ -79,11 +79,8 @@ class Transport:
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
     ) -> None:
-        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise InvalidRequestError(
-                    f"{name} must be a positive number of seconds, got {value!r}", field=name
-                )
+        require_seconds("timeout", timeout)
+        require_seconds("connect_timeout", connect_timeout)
         self.address = parse_gateway_url(gateway_url)
         trust = decide_trust(self.address, pin=pin, verify=verify, insecure=insecure)
         self.trust = trust.description
@@ -179,6 +176,15 @@ def interpret(
     if ok and is_order_path(path):
         raise OrderRejectedError(status, message, **where)
     raise IbkrAPIError(status, message, **where)
+
+
+def require_seconds(name: str, value: float) -> float:
+    """A positive, finite number of seconds (``True`` is not one), or InvalidRequestError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequestError(f"{name} must be a number of seconds, got {value!r}", field=name)
+    if value <= 0:
+        raise InvalidRequestError(f"{name} must be positive, got {value!r}", field=name)
+    return float(value)
 
 
 def _login_hint(reason: str, gateway_url: str) -> str:

@@ -221,7 +221,7 @@ def test_requests_failures_become_unreachable_with_maybe_sent(
     assert caught.value.__cause__ is failure
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), True])
 def test_timeouts_must_be_positive(bad: float) -> None:
     with pytest.raises(InvalidRequestError):
         Transport(URL, clock=ManualClock(), timeout=bad)
