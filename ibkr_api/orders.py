@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ibkr_api.retry import RetryPolicy
+from ibkr_api.retry import TRANSIENT, RetryPolicy
 from ibkr_api.snapshot import ask_until
 from ibkr_session.clock import Clock
 from ibkr_session.errors import (
@@ -52,7 +52,6 @@ from ibkr_session.errors import (
     IbkrAPIError,
     IbkrError,
     OrderRejectedError,
-    RateLimitedError,
 )
 
 if TYPE_CHECKING:
@@ -181,8 +180,6 @@ class _Resend(Exception):  # noqa: N818 - a control-flow signal, not an error fo
 RESENDS = RetryPolicy("order-resend", (_Resend,), max_attempts=3)
 """Order resends: only after the request surely did not take effect."""
 
-_TRANSIENT = (GatewayUnreachableError, GatewayUnavailableError, RateLimitedError)
-
 
 class OrderDesk:
     """Sends place/modify/reply requests for ``IbkrClient`` under the rules above."""
@@ -254,7 +251,7 @@ class OrderDesk:
                     raise
                 log.warning("ibkr.order.duplicate_coid", coid=target.coid)
                 return self._reconcile_duplicate(target, exc)
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 if not _may_have_acted(exc):
                     raise _Resend(exc) from exc
                 verdict = self._look_up(target, exc)
@@ -336,7 +333,7 @@ class OrderDesk:
         except IbkrError as exc:
             # Answered and lost, or refused: either way this question is no longer open.
             self._session.question_answered()
-            if not isinstance(exc, _TRANSIENT) or target is None or not _may_have_acted(exc):
+            if not isinstance(exc, TRANSIENT) or target is None or not _may_have_acted(exc):
                 raise
             verdict = self._look_up(target, exc)
             if isinstance(verdict, _Lookup):

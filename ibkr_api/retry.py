@@ -25,10 +25,11 @@ from ibkr_session.clock import Clock
 from ibkr_session.errors import (
     GatewayUnavailableError,
     GatewayUnreachableError,
+    IbkrError,
     RateLimitedError,
 )
 
-__all__ = ["CANCELS", "READS", "RetryPolicy"]
+__all__ = ["CANCELS", "READS", "TRANSIENT", "RetryPolicy"]
 
 log = structlog.get_logger(__name__)
 
@@ -142,18 +143,19 @@ def _retry_after(error: BaseException | None) -> float:
     return 0.0
 
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
+TRANSIENT: tuple[type[IbkrError], ...] = (
     GatewayUnreachableError,
     GatewayUnavailableError,
     RateLimitedError,
 )
+"""Failures another attempt may cure; whether one is safe depends on the call."""
 
-READS = RetryPolicy("read", _TRANSIENT)
+READS = RetryPolicy("read", TRANSIENT)
 """Reads and tickles: resending a read is harmless, so every transient failure retries.
 
 A 429 whose quiet time outlasts the deadline (the default 60 s when the gateway sends no
 ``Retry-After``) is raised at once: IBKR's penalty box lasts minutes, and knocking on it
 again risks a permanent block."""
 
-CANCELS = RetryPolicy("cancel", _TRANSIENT, max_attempts=3)
+CANCELS = RetryPolicy("cancel", TRANSIENT, max_attempts=3)
 """Cancels: cancelling an order twice is harmless (the second one is a no-op)."""
