@@ -240,19 +240,16 @@ class SessionManager:
             )
             try:
                 return send(sent_in=ticket)
-            except NotAuthenticatedError:
-                # The brokerage session died since the last probe (idle expiry, a login
-                # elsewhere). The gateway refused the call without acting on it, so healing
-                # the session and sending it once more is safe, orders included.
-                log.info("session.refused_unauthenticated", method=method, path=path)
-                self._heal(method, path, ticket)
             except IbkrAPIError as exc:
-                if _UNPRIMED_TEXT not in exc.msg.lower():
+                session_lost = isinstance(exc, NotAuthenticatedError)
+                if not session_lost and _UNPRIMED_TEXT not in exc.msg.lower():
                     raise
-                # Refused before acting on it: sending it once more is safe, orders included.
-                log.info("session.unprimed", method=method, path=path)
-                self._reprime(ticket)
-            return send(sent_in=self._ticket())
+                # Refused without being acted on (the brokerage session died since the last
+                # probe, or is not primed): mending the session and sending the request
+                # once more is safe, orders included.
+                log.info("session.refused_before_acting", method=method, path=path, error=exc.msg)
+                ticket = self._mend(method, path, ticket, session_lost=session_lost)
+            return send(sent_in=ticket)
 
     def select_account(self, account_id: str) -> Any:
         """``POST /iserver/account``; the id is remembered and re-selected after re-auth."""
@@ -435,21 +432,19 @@ class SessionManager:
         self._primings += 1
         log.info("session.primed", generation=self._generation, account_id=self._account_id)
 
-    def _heal(self, method: str, path: str, refused: _Ticket) -> None:
-        """Probe, then run the guard again: recovers, or raises what only a human can fix.
+    def _mend(self, method: str, path: str, refused: _Ticket, *, session_lost: bool) -> _Ticket:
+        """Doubt what the refusal disproved, then run the guard again: it recovers and
+        primes, or raises what only a human can fix.
 
-        When another thread renewed the session after the refused request left, the refusal
-        is old news: the guard alone confirms the new session, without a second recovery.
+        When another thread renewed (or primed) the session after the refused request left,
+        the refusal is old news: the guard alone confirms that, without doing it twice.
         """
         with self._lock:
-            if self._generation == refused.generation:
+            if session_lost and self._generation == refused.generation:
                 self._probe()
-            self._guard(method, path)
-
-    def _reprime(self, refused: _Ticket) -> None:
-        with self._lock:
-            if self._primings == refused.primings:  # nobody primed since that request left
-                self._prime()
+            elif not session_lost and self._primings == refused.primings:
+                self._primed_generation = None
+            return self._guard(method, path)
 
     def _reset_window_error(
         self, end: _dt.datetime, *, answered: IbkrAPIError | None = None
