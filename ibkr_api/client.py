@@ -25,12 +25,7 @@ import structlog
 from ibkr_api import validation as v
 from ibkr_api.orders import RESENDS, OrderDesk, new_coid
 from ibkr_api.retry import CANCELS, READS
-from ibkr_api.snapshot import (
-    MAX_CONIDS_PER_SNAPSHOT,
-    GenerationMemory,
-    SnapshotReader,
-    ask_until,
-)
+from ibkr_api.snapshot import GenerationMemory, SnapshotReader, ask_until
 from ibkr_session.errors import IbkrAPIError, InvalidRequestError
 from ibkr_session.manager import SessionManager
 
@@ -228,8 +223,9 @@ class IbkrClient:
         order. The first snapshot of a conid in a brokerage session is a pre-flight without
         prices; it is asked again (a few times, briefly) so this call already has them.
         """
-        checked, tags = _snapshot_arguments(conids, fields)
-        return self._snapshots.read(checked, tags if tags is not None else DEFAULT_SNAPSHOT_FIELDS)
+        args = v.validate(v.GetMarketSnapshotArgs, conids=conids, fields=fields)
+        tags = args.fields if args.fields is not None else DEFAULT_SNAPSHOT_FIELDS
+        return self._snapshots.read(args.conids, tags)
 
     def get_historical_data(
         self, conid: int | str, period: str = "1d", bar: str = "5min", outside_rth: bool = False
@@ -434,25 +430,6 @@ def _lists_orders(answer: Any) -> bool:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _snapshot_arguments(
-    conids: int | str | Sequence[int | str], fields: Sequence[int | str] | None
-) -> tuple[list[int], list[str] | None]:
-    """Validated conids and field tags; a list longer than one request allows is checked
-    slice by slice (the reader splits it the same way)."""
-    if not isinstance(conids, list | tuple) or len(conids) <= MAX_CONIDS_PER_SNAPSHOT:
-        args = v.validate(v.GetMarketSnapshotArgs, conids=conids, fields=fields)
-        return args.conids, args.fields
-    parts = [
-        v.validate(
-            v.GetMarketSnapshotArgs,
-            conids=conids[start : start + MAX_CONIDS_PER_SNAPSHOT],
-            fields=fields,
-        )
-        for start in range(0, len(conids), MAX_CONIDS_PER_SNAPSHOT)
-    ]
-    return [conid for part in parts for conid in part.conids], parts[0].fields
 
 
 def _require_at_least(minimum: float, **options: float) -> None:

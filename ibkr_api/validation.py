@@ -73,7 +73,6 @@ __all__ = [
     "validate",
 ]
 
-MAX_SNAPSHOT_CONIDS = 100
 MAX_SNAPSHOT_FIELDS = 50
 MAX_SUPPRESSED_IDS = 51
 MAX_COID_LENGTH = 64
@@ -156,16 +155,16 @@ _T = TypeVar("_T")
 
 
 def _list_of(
-    rule: Callable[[object], _T], *, noun: str, most: int, example: str
+    rule: Callable[[object], _T], *, noun: str, most: int | None, example: str
 ) -> Callable[[object], list[_T]]:
-    """A list (or tuple) of 1..``most`` items, each checked by ``rule``."""
+    """A list (or tuple) of 1..``most`` items (``None``: any number), each checked by ``rule``."""
 
     def check(value: object) -> list[_T]:
         if not isinstance(value, list | tuple):
             raise ValueError(f"must be a list of {noun}s like {example}")
         if not value:
             raise ValueError(f"must name at least one {noun}")
-        if len(value) > most:
+        if most is not None and len(value) > most:
             raise ValueError(f"at most {most} {noun}s per request")
         checked = []
         for index, item in enumerate(value):
@@ -178,7 +177,8 @@ def _list_of(
     return check
 
 
-_conid_list = _list_of(_conid, noun="conid", most=MAX_SNAPSHOT_CONIDS, example="[265598, 8314]")
+# Any number of conids: the snapshot reader splits them into requests of at most 100.
+_conid_list = _list_of(_conid, noun="conid", most=None, example="[265598, 8314]")
 _field_tag_list = _list_of(
     _field_tag, noun="field tag", most=MAX_SNAPSHOT_FIELDS, example="[31, 84]"
 )
@@ -305,7 +305,8 @@ class GetFilledOrdersArgs(_Arguments):
 
 
 class GetMarketSnapshotArgs(_Arguments):
-    """``get_market_snapshot(conids, fields=None)``: one conid or a list; tags as strings."""
+    """``get_market_snapshot(conids, fields=None)``: one conid or a list of any length (split
+    into requests by the snapshot reader); tags as strings."""
 
     conids: Annotated[list[int], BeforeValidator(_conids)]
     fields: Annotated[list[str] | None, BeforeValidator(_field_tags)] = None

@@ -79,15 +79,18 @@ BAD_TAG = (
 )
 
 
-def bad_list(item: Strategy, bad_item: Strategy, most: int) -> Strategy:
-    """Lists the gateway refuses: empty, too long, one bad item, or not a list at all."""
-    return st.one_of(
+def bad_list(item: Strategy, bad_item: Strategy, most: int | None) -> Strategy:
+    """Lists the gateway refuses: empty, too long (unless ``most`` is ``None``), one bad
+    item, or not a list at all."""
+    bad = [
         st.just([]),
-        st.lists(item, min_size=most + 1, max_size=most + 1),
         st.tuples(st.lists(item, max_size=3), bad_item).map(lambda t: [*t[0], t[1]]),
         st.text(min_size=1, max_size=5),
         st.none(),
-    )
+    ]
+    if most is not None:
+        bad.append(st.lists(item, min_size=most + 1, max_size=most + 1))
+    return st.one_of(bad)
 
 
 MESSAGE_ID = st.from_regex(r"[a-z]{1,2}[0-9]{1,5}", fullmatch=True)
@@ -113,8 +116,8 @@ FIELDS: dict[type[Any], dict[str, tuple[Strategy, Strategy]]] = {
     },
     v.GetMarketSnapshotArgs: {
         "conids": (
-            CONID | st.lists(CONID, min_size=1, max_size=100),
-            bad_list(CONID, BAD_CONID, 100),
+            CONID | st.lists(CONID, min_size=1, max_size=250),  # the reader splits by 100
+            bad_list(CONID, BAD_CONID, None),
         ),
         "fields": (
             st.none() | st.lists(TAG, min_size=1, max_size=50),

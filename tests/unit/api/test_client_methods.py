@@ -251,6 +251,16 @@ def test_bad_input_is_refused_before_anything_is_sent(
     assert gateway.sent(include_session=True) == []
 
 
+def test_a_bad_conid_past_the_first_hundred_is_named_by_its_own_index(
+    client: IbkrClient, gateway: Gateway
+) -> None:
+    with pytest.raises(InvalidRequestError) as raised:
+        client.get_market_snapshot([265598] * 150 + [0])
+
+    assert "item 150 (0)" in str(raised.value)
+    assert gateway.sent(include_session=True) == []
+
+
 def test_a_given_manager_stays_open_and_conflicting_options_are_refused(
     gateway: Gateway, clock: ManualClock
 ) -> None:
