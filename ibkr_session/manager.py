@@ -642,12 +642,15 @@ class _Ticket:
 
 
 def _question_id(answer: Any) -> str | None:
-    """The reply id when an order answer is a question (``[{"id", "message", ...}]``)."""
+    """The reply id when an order answer is a question (``[{"id", "message", ...}]``).
+
+    The same rule as ``ibkr_api.orders.question_in``: the hold and the order desk must
+    agree on what a question is.
+    """
     if not isinstance(answer, list) or not answer or not isinstance(answer[0], dict):
         return None
     first = answer[0]
-    asks = "message" in first or "messageIds" in first
-    return first["id"] if asks and isinstance(first.get("id"), str) else None
+    return str(first["id"]) if "id" in first and "message" in first else None
 
 
 def _may_ask(method: str, path: str) -> bool:

@@ -250,23 +250,25 @@ def test_a_pending_question_lets_the_reply_go_straight_out(
     assert gateway.sent() == ["POST /iserver/reply/r1"]
 
 
+@pytest.mark.parametrize("reply_id", ["r1", 71])  # the order desk reads both as questions
 def test_an_order_question_holds_the_keepalive_until_its_reply_without_being_told(
-    make_manager: Make, gateway: FakeGateway, clock: ManualClock
+    make_manager: Make, gateway: FakeGateway, clock: ManualClock, reply_id: object
 ) -> None:
     gateway.serve_session()
     orders = f"/iserver/account/{ACCOUNT}/orders"
-    question = [{"id": "r1", "message": ["Are you sure?"], "messageIds": ["o163"]}]
+    question = [{"id": reply_id, "message": ["Are you sure?"], "messageIds": ["o163"]}]
     gateway.on("POST", orders, question)
-    gateway.on("POST", "/iserver/reply/r1", [{"order_id": "7", "order_status": "Submitted"}])
+    reply = f"/iserver/reply/{reply_id}"
+    gateway.on("POST", reply, [{"order_id": "7", "order_status": "Submitted"}])
     manager = make_manager()
     assert manager.request("POST", orders, json={"orders": [{"cOID": "c1"}]}) == question
     gateway.forget()
     clock.advance(30)  # a tickle is due, but the gateway would cancel the order
     manager.keepalive()
     assert gateway.sent() == []
-    manager.request("POST", "/iserver/reply/r1", json={"confirmed": True})
+    manager.request("POST", reply, json={"confirmed": True})
     manager.keepalive()
-    assert gateway.sent() == ["POST /iserver/reply/r1", "POST /tickle"]
+    assert gateway.sent() == [f"POST {reply}", "POST /tickle"]
 
 
 def test_select_account_is_remembered_for_the_next_session(
