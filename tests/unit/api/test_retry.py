@@ -122,12 +122,6 @@ def test_attempts_are_bounded() -> None:
     assert len(call.times) == CANCELS.max_attempts
 
 
-def test_with_limits_changes_only_the_bounds() -> None:
-    tighter = READS.with_limits(max_attempts=2, deadline=1.0)
-    assert (tighter.max_attempts, tighter.deadline) == (2, 1.0)
-    assert tighter.retry_on == READS.retry_on
-
-
 def test_a_refused_connection_is_retried_within_half_a_second_so_a_restart_is_seen_soon() -> None:
     clock = ManualClock()
     refused = [GatewayUnreachableError("connection refused") for _ in range(4)]
