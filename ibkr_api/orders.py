@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ibkr_api.models import parse_number
 from ibkr_api.retry import TRANSIENT, RetryPolicy
 from ibkr_api.snapshot import ask_until
 from ibkr_session.clock import Clock
@@ -367,10 +368,12 @@ def _shows_change(live: Mapping[str, Any], order: Mapping[str, Any]) -> bool:
 
 
 def _same_number(live: Any, wanted: Any) -> bool:
+    """Whether the gateway's number (``"1,300"``, ``2.0``, ...) equals ``wanted``."""
     try:
-        return math.isclose(float(str(live).replace(",", "")), float(wanted))
+        number = parse_number(live)
     except ValueError:
         return False
+    return number is not None and math.isclose(number, float(wanted))
 
 
 def _reconciled(order: Mapping[str, Any], target: _Target) -> list[dict[str, Any]]:
