@@ -124,7 +124,6 @@ class TrustDecision:
 
     adapter: HTTPAdapter
     verify: bool | str
-    description: str
 
 
 def decide_trust(
@@ -140,23 +139,23 @@ def decide_trust(
     if pin is not None:
         fingerprint = parse_pin(pin)
         # The fingerprint replaces chain verification, which a self-signed cert would fail.
-        return TrustDecision(PinnedAdapter(fingerprint), False, f"pinned sha256:{fingerprint}")
+        return TrustDecision(PinnedAdapter(fingerprint), False)
     if isinstance(verify, str | os.PathLike):
         ca_file = os.fspath(verify)
         if not os.path.exists(ca_file):
             raise InvalidRequestError(f"CA file {ca_file!r} does not exist", field="verify")
-        return TrustDecision(_pooled_adapter(), ca_file, f"CA {ca_file}")
+        return TrustDecision(_pooled_adapter(), ca_file)
     if verify is True:
-        return TrustDecision(_pooled_adapter(), True, "system CAs")
+        return TrustDecision(_pooled_adapter(), True)
     if is_loopback(address.host):
-        return TrustDecision(LoopbackAdapter(), False, "loopback")
+        return TrustDecision(LoopbackAdapter(), False)
     if insecure:
         log.warning(
             "session.tls_insecure",
             gateway_url=address.root,
             detail="certificate NOT verified (insecure=True); pin it with `ibkr pin URL`",
         )
-        return TrustDecision(_pooled_adapter(), False, "insecure")
+        return TrustDecision(_pooled_adapter(), False)
     raise InsecureGatewayError(
         f"{address.root} is not on this machine, so its certificate must be trusted "
         f"explicitly: run `ibkr pin {address.root}` and pass pin='sha256:...', or pass "

@@ -83,7 +83,6 @@ class Transport:
         require_seconds("connect_timeout", connect_timeout)
         self.address = parse_gateway_url(gateway_url)
         trust = decide_trust(self.address, pin=pin, verify=verify, insecure=insecure)
-        self.trust = trust.description
         self._clock = clock
         self._timeout = float(timeout)
         self._connect_timeout = min(float(connect_timeout), float(timeout))
