@@ -18,10 +18,13 @@ through everything the gateway does to it:
 
 Time: with a ``SystemClock`` waits are ``Event.wait`` (a stop is prompt); with any other
 clock (``ManualClock``) waits are the clock's ``sleep``, and while ``setup``/``tick`` run,
-``time.sleep`` is redirected to the clock's sleep too, so a recipe's
-``time.sleep(0.4)`` costs virtual time, not wall time. That redirection is process-wide
-for the duration of the call (the recipes do ``import time`` inside the function, so
-nothing narrower can reach it); it is never done in real time.
+``time.sleep`` on the worker's thread is the clock's sleep too, so a recipe's
+``time.sleep(0.4)`` costs virtual time, not wall time. The trade-off: the recipes do
+``import time`` inside the function, so only replacing ``time.sleep`` in the ``time``
+module reaches them. It is replaced while at least one worker call runs and put back when
+the last one ends, however it ends; meanwhile every other thread (an in-process
+simulator's server, a second runner on its own clock) still gets its own sleep, and code
+that captured ``time.sleep`` before the call is not redirected. Never done in real time.
 """
 
 from __future__ import annotations
@@ -283,17 +286,51 @@ class WorkerRunner:
         if self.realtime:
             yield
             return
-        clock = self.clock
+        with _VIRTUAL_SLEEP.on(self.clock):
+            yield
 
-        def virtual_sleep(seconds: float | SupportsIndex) -> None:
-            clock.sleep(float(seconds))
 
-        real_sleep = time.sleep
-        time.sleep = virtual_sleep
+class _VirtualSleep:
+    """``time.sleep`` that is a clock's sleep on the threads inside a worker call.
+
+    Installed in the ``time`` module when the first call starts and removed when the last
+    one ends, in whatever order overlapping calls (runners on other threads) finish; a
+    thread outside any call sleeps for real.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._real_sleep: Callable[[float | SupportsIndex], None] = time.sleep
+        self._thread = threading.local()
+
+    @contextmanager
+    def on(self, clock: Clock) -> Iterator[None]:
+        with self._lock:
+            if self._calls == 0:
+                self._real_sleep = time.sleep
+                time.sleep = self._sleep
+            self._calls += 1
+        outer: Clock | None = getattr(self._thread, "clock", None)
+        self._thread.clock = clock
         try:
             yield
         finally:
-            time.sleep = real_sleep
+            self._thread.clock = outer
+            with self._lock:
+                self._calls -= 1
+                if self._calls == 0:
+                    time.sleep = self._real_sleep
+
+    def _sleep(self, seconds: float | SupportsIndex) -> None:
+        clock: Clock | None = getattr(self._thread, "clock", None)
+        if clock is None:
+            self._real_sleep(seconds)
+        else:
+            clock.sleep(float(seconds))
+
+
+_VIRTUAL_SLEEP = _VirtualSleep()
 
 
 def _session_zone(ctx: WorkerContext) -> _dt.tzinfo:

@@ -155,6 +155,33 @@ def test_time_sleep_in_a_tick_costs_virtual_time_only(client: Any, clock: Manual
     assert time.sleep.__module__ == "time"  # restored
 
 
+def test_overlapping_runs_sleep_on_their_own_clocks_and_restore_time_sleep() -> None:
+    clock_a, clock_b = ManualClock(), ManualClock()
+    a_inside, a_may_leave = threading.Event(), threading.Event()
+
+    def tick_a(ctx: WorkerContext) -> None:
+        a_inside.set()
+        a_may_leave.wait(5)
+        time.sleep(7)  # while b's tick runs on the main thread
+
+    def tick_b(ctx: WorkerContext) -> None:
+        a_may_leave.set()
+        runner_a.join(5)  # a's call ends inside b's: the overlap ends out of order
+        time.sleep(11)
+
+    runner_a = threading.Thread(
+        target=run_worker,
+        args=(SimpleNamespace(tick=tick_a), WorkerContext("a", clock=clock_a)),
+        kwargs={"ticks": 1},
+    )
+    start_a, start_b = clock_a.monotonic(), clock_b.monotonic()
+    runner_a.start()
+    a_inside.wait(5)
+    run_worker(SimpleNamespace(tick=tick_b), WorkerContext("b", clock=clock_b), ticks=1)
+    assert (clock_a.monotonic() - start_a, clock_b.monotonic() - start_b) == (7, 11)
+    assert time.sleep.__module__ == "time"  # restored once the last call ended
+
+
 def test_ctrl_c_in_a_tick_stops_the_run_cleanly(client: Any) -> None:
     def tick(ctx: WorkerContext) -> None:
         raise KeyboardInterrupt
@@ -162,6 +189,7 @@ def test_ctrl_c_in_a_tick_stops_the_run_cleanly(client: Any) -> None:
     result = run_worker(SimpleNamespace(tick=tick), WorkerContext("w", client=client))
     assert result.interrupted
     assert result.ticks == 1
+    assert time.sleep.__module__ == "time"
 
 
 def test_real_time_uses_the_keepalive_thread_and_stops_promptly(client: Any) -> None:
