@@ -11,10 +11,14 @@
    remembered account, re-send the remembered suppressed question ids.
 
 Then one attempt at the caller's request (retries belong to ``ibkr_api``), paced, and its
-answer or failure updates the state. One re-entrant lock covers state, probes and recovery,
-so two threads never both run ssodh/init; it is never held while a plain user request is on
-the wire. While an order question awaits its reply nothing extra is sent (a request in
-between makes the gateway cancel the order).
+answer or failure updates the state. A refusal that proves the gateway did not act on it
+(401 / "no session", "Please query /accounts first") mends the session through the guard
+and sends the request once more; nothing else is ever resent here.
+
+One re-entrant lock covers state, probes and recovery, so two threads never both run
+ssodh/init; it is never held while a plain user request is on the wire. While an order
+question awaits its reply nothing extra is sent (a request in between makes the gateway
+cancel the order).
 """
 
 from __future__ import annotations
@@ -226,7 +230,10 @@ class SessionManager:
         json: object = None,
         timeout: float | None = None,
     ) -> Any:
-        """One attempt at ``method /v1/api{path}`` after the guard; the gateway's JSON."""
+        """``method /v1/api{path}`` after the guard; the gateway's JSON.
+
+        One attempt, plus one resend only when the gateway refused it without acting.
+        """
         method = _check_method(method)
         _check_path(path)
         if timeout is not None:
