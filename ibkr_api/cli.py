@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import logging
+import math
 import signal
 import sys
 import threading
@@ -214,7 +215,7 @@ def _add_region(parser: argparse.ArgumentParser) -> None:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):  # inf: a demo without end, a wait that overflows
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 

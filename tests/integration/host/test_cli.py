@@ -86,6 +86,8 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
     [
         ["run", "w.py"],
         ["run", "w.py", "--gateway", "u", "--interval", "0"],
+        ["run", "w.py", "--gateway", "u", "--interval", "inf"],
+        ["demo", "--hours", "inf"],
         ["sim", "--port", "70000"],
         ["sim", "--market-time", "yesterday"],
         ["status", "--region", "mars"],
