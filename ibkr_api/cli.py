@@ -23,7 +23,6 @@ import math
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from ibkr_session.clock import SystemClock
 from ibkr_session.errors import IbkrError
 from ibkr_session.schedule import REGION_ZONES
 
@@ -299,21 +299,14 @@ def _market_time(text: str) -> _dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=_NEW_YORK)
 
 
-class _ShiftedClock:
+class _ShiftedClock(SystemClock):
     """Real time, moved to start at another moment: market hours whenever you test."""
 
     def __init__(self, start: _dt.datetime) -> None:
-        self._offset = start - _dt.datetime.now(_dt.UTC)
+        self._offset = start - super().now()
 
     def now(self) -> _dt.datetime:
-        return _dt.datetime.now(_dt.UTC) + self._offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        return super().now() + self._offset
 
 
 def _status(args: argparse.Namespace) -> int:
