@@ -4,10 +4,10 @@
 
     ibkr run WORKER.py --gateway URL [--interval 60] [--ticks N] [--account ID]
                        [--region america|europe|asia] [--pin sha256:...] [--state-file PATH]
-    ibkr sim [--host 127.0.0.1] [--port 5000] [--region ...]
-    ibkr status --gateway URL [--pin sha256:...]
+    ibkr sim [--host 127.0.0.1] [--port 5000] [--region ...] [--market-time WHEN]
+    ibkr status [--gateway URL] [--pin sha256:...] [--region ...]
     ibkr pin URL
-    ibkr demo [--hours 24]
+    ibkr demo [--hours 24] [--seed 7]
 
 Exit codes: 0 done (including a Ctrl-C stop of ``run`` or ``sim``), 1 the command failed
 (gateway, worker, TLS), 2 the command line is wrong. Heavy imports happen inside the
