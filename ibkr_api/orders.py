@@ -26,8 +26,8 @@ order question whose answer is lost is looked up by its order's key too, and nev
 Order questions ("are you sure?") come back as the gateway gives them; the session sees
 the question in the answer and keeps its keep-alive quiet until the reply, and an opt-in
 ``auto_confirm`` set of message ids (``o163``, ...) is confirmed automatically, chains
-included, by id and never by message text. Only a reply that fails is reported to the
-session (``question_answered``): no answer reaches it then to say the question is over.
+included, by id and never by message text. What a question is, is decided once
+(``ibkr_session.transport.order_question``), for the session and the desk alike.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from ibkr_session.errors import (
     IbkrError,
     OrderRejectedError,
 )
+from ibkr_session.transport import order_question
 
 if TYPE_CHECKING:
     from ibkr_session.manager import SessionManager
@@ -65,7 +66,6 @@ __all__ = [
     "OrderUnconfirmedUnavailableError",
     "OrderUnconfirmedUnreachableError",
     "new_coid",
-    "question_in",
 ]
 
 log = structlog.get_logger(__name__)
@@ -135,19 +135,6 @@ def _outcome_unknown(cause: IbkrError, target: _Target) -> OrderOutcomeUnknownEr
     error.coid = target.coid
     error.order_id = target.order_id
     return error
-
-
-def question_in(answer: Any) -> tuple[str, list[str]] | None:
-    """``(reply id, message ids)`` when ``answer`` is an order question, else ``None``."""
-    if not (isinstance(answer, list) and answer and isinstance(answer[0], dict)):
-        return None
-    first = answer[0]
-    if "id" not in first or "message" not in first:
-        return None
-    ids = first.get("messageIds")
-    # A malformed id list still leaves a question; it just matches no auto-confirm policy.
-    message_ids = [str(message_id) for message_id in ids] if isinstance(ids, list) else []
-    return str(first["id"]), message_ids
 
 
 class _Lookup(enum.Enum):
@@ -303,7 +290,7 @@ class OrderDesk:
         answer itself (``SessionManager._note_question``).
         """
         confirmed = 0
-        while (question := question_in(answer)) is not None:
+        while (question := order_question(answer)) is not None:
             reply_id, message_ids = question
             chosen = bool(message_ids) and set(message_ids) <= self._auto_confirm
             if not chosen or confirmed >= MAX_QUESTION_CHAIN:
@@ -323,17 +310,14 @@ class OrderDesk:
                 del self._asked[next(iter(self._asked))]
 
     def _send_reply(self, reply_id: str, confirmed: bool, target: _Target | None) -> Any:
-        """Send a reply. An answer needs no bookkeeping here: the session holds its
-        keep-alive while the answer is the chain's next question and releases it otherwise.
-        A failure is told to the session, which sees no answer: else its hold would keep
-        the keep-alive and the guard's recovery quiet for ``question_hold`` seconds."""
+        """Send a reply. No keep-alive bookkeeping here: the session holds its keep-alive
+        while the answer is the chain's next question and releases it on any other answer
+        or on a failure."""
         try:
             return self._session.request(
                 "POST", f"/iserver/reply/{reply_id}", json={"confirmed": confirmed}
             )
         except IbkrError as exc:
-            # Answered and lost, or refused: either way this question is no longer open.
-            self._session.question_answered()
             if not isinstance(exc, TRANSIENT) or target is None or not _may_have_acted(exc):
                 raise
             verdict = self._look_up(target, exc)

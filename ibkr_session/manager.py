@@ -52,7 +52,7 @@ from ibkr_session.errors import (
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
-from ibkr_session.transport import Transport, is_order_path, require_seconds
+from ibkr_session.transport import Transport, is_order_path, order_question, require_seconds
 
 __all__ = ["AuthStatus", "SessionManager", "backoff_delay"]
 
@@ -489,7 +489,7 @@ class SessionManager:
                     method, path, params=params, json=json, timeout=timeout
                 )
         except IbkrError as exc:
-            self._learn_from_failure(exc, sent_in)
+            self._learn_from_failure(exc, method, path, sent_in)
             window = self.schedule.window_at(self.clock.now())
             if window is not None and isinstance(exc, _RESET_SYMPTOMS):
                 # "no session" or a 5xx during the reset is the reset, not a logout: say so.
@@ -539,16 +539,22 @@ class SessionManager:
 
     def _note_question(self, path: str, answer: Any) -> None:
         """An order answer that asks a question holds the keep-alive until the reply."""
-        reply_id = _question_id(answer)
-        if reply_id is not None:
-            self.question_pending(reply_id)
-        elif path.startswith("/iserver/reply/"):
+        question = order_question(answer)
+        if question is not None:
+            self.question_pending(question[0])
+        elif _is_reply(path):
             self.question_answered()
 
-    def _learn_from_failure(self, exc: IbkrError, sent_in: _Ticket | None) -> None:
+    def _learn_from_failure(
+        self, exc: IbkrError, method: str, path: str, sent_in: _Ticket | None
+    ) -> None:
         if isinstance(exc, RateLimitedError) and self._pacer is not None:
             self._pacer.penalize(exc.retry_after)
         with self._lock:
+            if method == "POST" and _is_reply(path):
+                # Answered and lost, or refused: either way that question is no longer open,
+                # and no answer will come to say so.
+                self.question_answered()
             if self._in_window():
                 return  # inside the reset window the window owns the state
             if (
@@ -648,16 +654,8 @@ class _Ticket:
     primings: int
 
 
-def _question_id(answer: Any) -> str | None:
-    """The reply id when an order answer is a question (``[{"id", "message", ...}]``).
-
-    The same rule as ``ibkr_api.orders.question_in``: the hold and the order desk must
-    agree on what a question is.
-    """
-    if not isinstance(answer, list) or not answer or not isinstance(answer[0], dict):
-        return None
-    first = answer[0]
-    return str(first["id"]) if "id" in first and "message" in first else None
+def _is_reply(path: str) -> bool:
+    return path.startswith("/iserver/reply/")
 
 
 def _may_ask(method: str, path: str) -> bool:

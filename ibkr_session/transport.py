@@ -46,7 +46,14 @@ from ibkr_session.errors import (
 )
 from ibkr_session.tls import decide_trust, parse_gateway_url
 
-__all__ = ["DEFAULT_RETRY_AFTER", "Transport", "interpret", "is_order_path", "require_seconds"]
+__all__ = [
+    "DEFAULT_RETRY_AFTER",
+    "Transport",
+    "interpret",
+    "is_order_path",
+    "order_question",
+    "require_seconds",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +70,23 @@ _JSON_CONTENT = {"Content-Type": "application/json"}
 def is_order_path(path: str) -> bool:
     """Place, modify, cancel and reply: where HTTP 200 ``{"error": ...}`` is a rejection."""
     return _ORDER_PATH.fullmatch(path.split("?", 1)[0]) is not None
+
+
+def order_question(answer: Any) -> tuple[str, list[str]] | None:
+    """``(reply id, message ids)`` when an order answer is a question, else ``None``.
+
+    The one rule for what a question is (``[{"id", "message", "messageIds", ...}]``): the
+    session holds its keep-alive by it and the order desk answers by it. A malformed id
+    list still leaves a question; it just matches no auto-confirm policy.
+    """
+    if not (isinstance(answer, list) and answer and isinstance(answer[0], dict)):
+        return None
+    first = answer[0]
+    if "id" not in first or "message" not in first:
+        return None
+    ids = first.get("messageIds")
+    message_ids = [str(message_id) for message_id in ids] if isinstance(ids, list) else []
+    return str(first["id"]), message_ids
 
 
 class Transport:

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.orders import question_in
 from ibkr_session.clock import ManualClock
 from ibkr_session.errors import IbkrError
+from ibkr_session.transport import order_question
 from ibkr_sim.gateway import SimulatedGateway
 
 ACCOUNT = "U1234567"
@@ -159,7 +159,7 @@ class Chaos:
             self.rng.randint(1, 5),
             "MKT",
         )
-        question = question_in(answer)
+        question = order_question(answer)
         if question is not None:  # a question not suppressed: confirm it, as recipes do
             answer = self.client.reply_to_order(question[0], confirmed=True)
         return answer

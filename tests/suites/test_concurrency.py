@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.orders import question_in
 from ibkr_session.clock import ManualClock
 from ibkr_session.state import SessionState
+from ibkr_session.transport import order_question
 from ibkr_sim.gateway import SimRequest, SimulatedGateway
 
 ACCOUNT = "U1234567"
@@ -235,7 +235,7 @@ def _questions_beside_readers(
             limit = 50.0 + number % 7  # far below AAPL: the price question o163
             try:
                 answer = client.place_order(ACCOUNT, AAPL, "BUY", 1, "LMT", price=limit)
-                while (question := question_in(answer)) is not None:  # o163, then o354
+                while (question := order_question(answer)) is not None:  # o163, then o354
                     answer = client.reply_to_order(question[0])
                 tally.record("order", answer[0].get("order_id"), str)
             except Exception as exc:
@@ -283,7 +283,7 @@ def test_a_pending_question_holds_the_keepalive_until_its_reply(
     sim: SimulatedGateway, client: IbkrClient, clock: ManualClock
 ) -> None:
     answer = client.place_order(ACCOUNT, AAPL, "BUY", 1, "LMT", price=50.0)
-    question = question_in(answer)
+    question = order_question(answer)
     assert question is not None
     asked = len(sim.requests)
 
@@ -291,7 +291,7 @@ def test_a_pending_question_holds_the_keepalive_until_its_reply(
     client.session.keepalive()
     held = sim.requests[asked:]
     while question is not None:  # o163, then o354
-        question = question_in(client.reply_to_order(question[0]))
+        question = order_question(client.reply_to_order(question[0]))
     clock.advance(30)
     client.session.keepalive()
 
