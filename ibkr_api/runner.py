@@ -269,8 +269,9 @@ class WorkerRunner:
 
     @contextmanager
     def _keepalive_thread(self) -> Iterator[None]:
-        """Real time: the manager's daemon keeps the session alive while we run."""
-        if not (self.realtime and self.ctx.connected):
+        """Real time: the manager's daemon keeps the session alive while we run (a thread the
+        host started itself is the host's to stop)."""
+        if not (self.realtime and self.ctx.connected) or self.ctx.ibkr.session.keeping_alive:
             yield
             return
         session = self.ctx.ibkr.session

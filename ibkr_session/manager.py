@@ -341,6 +341,12 @@ class SessionManager:
             )
             self._thread.start()
 
+    @property
+    def keeping_alive(self) -> bool:
+        """Whether the keep-alive thread of ``start()`` is running."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def stop(self) -> None:
         """Stop the keep-alive thread (waits for its current step to finish)."""
         self._stop.set()
@@ -488,6 +494,8 @@ class SessionManager:
                 answer = self._transport.send(
                     method, path, params=params, json=json, timeout=timeout
                 )
+        except InvalidRequestError:
+            raise  # refused before sending: the gateway said nothing to learn from
         except IbkrError as exc:
             self._learn_from_failure(exc, method, path, sent_in)
             window = self.schedule.window_at(self.clock.now())

@@ -20,15 +20,18 @@ class FakeSession:
     keepalives: list[_dt.datetime] = field(default_factory=list)
     started: int = 0
     stopped: int = 0
+    keeping_alive: bool = False
 
     def keepalive(self) -> None:
         self.keepalives.append(self.clock.now())
 
     def start(self) -> None:
         self.started += 1
+        self.keeping_alive = True
 
     def stop(self) -> None:
         self.stopped += 1
+        self.keeping_alive = False
 
 
 @dataclass

@@ -207,6 +207,21 @@ def test_real_time_uses_the_keepalive_thread_and_stops_promptly(client: Any) -> 
     assert client.session.keepalives == []  # the manager's own thread does that
 
 
+def test_a_keepalive_the_host_started_is_left_running(client: Any) -> None:
+    client.session.start()  # the host keeps the session alive on its own
+    stop = threading.Event()
+    stop.set()  # one tick, then stop
+    runner = WorkerRunner(
+        SimpleNamespace(tick=lambda ctx: None),
+        WorkerContext("w", client=client),
+        clock=SystemClock(),
+        stop=stop,
+    )
+    runner.run(interval=3600)
+    assert client.session.keeping_alive
+    assert (client.session.started, client.session.stopped) == (1, 0)
+
+
 def test_worker_without_a_client_still_runs() -> None:
     seen: list[str] = []
     result = run_worker(

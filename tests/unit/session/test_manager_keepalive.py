@@ -15,6 +15,7 @@ from urllib3.exceptions import NewConnectionError
 
 from ibkr_session import (
     IbkrAPIError,
+    InvalidRequestError,
     ManualClock,
     RateLimitedError,
     ResetWindowError,
@@ -196,7 +197,9 @@ def test_the_thread_tickles_and_stops(make_manager: Make, gateway: FakeGateway) 
     gateway.mock.add_callback("POST", API + "/tickle", callback=respond)
     with make_manager() as manager:
         manager.start()
+        assert manager.keeping_alive
         assert tickled.wait(5.0)
+    assert not manager.keeping_alive
     assert "ibkr-session-keepalive" not in [thread.name for thread in threading.enumerate()]
     assert manager.state is S.AUTHENTICATED
 
@@ -249,3 +252,20 @@ def test_reset_symptoms_inside_the_window_are_reported_as_the_window(
     assert "log in" not in str(caught.value)  # a reset is not a logout
     assert isinstance(caught.value.__cause__, IbkrAPIError)
     assert manager.state is S.RESET_WINDOW
+
+
+def test_a_request_refused_before_sending_does_not_cut_the_backoff_short(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    switch = Switch()
+    gateway.mock.add_callback("POST", API + "/tickle", callback=switch.answer(tickle_body()))
+    gateway.mock.add_callback(
+        "POST", API + "/iserver/auth/status", callback=switch.answer(auth_body())
+    )
+    manager = make_manager(rng=random.Random(7), pacing=False)
+    manager.keepalive()  # refused: DISCONNECTED, next probe only after a backoff
+    assert manager.state is S.DISCONNECTED
+    with pytest.raises(InvalidRequestError):
+        manager.request("POST", "/portfolio/U1234567/positions/invalidate", json=float("nan"))
+    manager.keepalive()  # still inside the backoff: the gateway is not knocked on again
+    assert switch.attempts == ["/tickle"]
