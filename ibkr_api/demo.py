@@ -53,17 +53,9 @@ AUTO_CONFIRM = ("o354",)
 """The recipe trades on history bars without a market-data subscription, so every order
 meets "no market data" (o354); the recipe answers questions only on its BUY branch."""
 _HERE = Path(__file__).resolve().parent
-RECIPE = next(
-    (
-        candidate
-        for candidate in (
-            _HERE / "examples" / "mean_reversion.py",  # installed from a wheel
-            _HERE.parent / "examples" / "mean_reversion.py",  # a checkout (editable install)
-        )
-        if candidate.is_file()
-    ),
-    _HERE.parent / "examples" / "mean_reversion.py",
-)
+_RECIPE_NAME = Path("examples") / "mean_reversion.py"
+# A wheel carries examples/ inside the package; a checkout (editable install) beside it.
+RECIPE = _HERE / _RECIPE_NAME if (_HERE / _RECIPE_NAME).is_file() else _HERE.parent / _RECIPE_NAME
 
 
 @dataclass(frozen=True)
