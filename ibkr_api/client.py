@@ -20,18 +20,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import structlog
-
 from ibkr_api import validation as v
 from ibkr_api.orders import RESENDS, OrderDesk, new_coid
 from ibkr_api.retry import CANCELS, READS
 from ibkr_api.snapshot import GenerationMemory, SnapshotReader, ask_until
 from ibkr_session.errors import IbkrAPIError, InvalidRequestError
+from ibkr_session.logs import get_logger
 from ibkr_session.manager import SessionManager
 
 __all__ = ["DEFAULT_GATEWAY_URL", "DEFAULT_SNAPSHOT_FIELDS", "IbkrClient"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_GATEWAY_URL = "https://localhost:5000"
 

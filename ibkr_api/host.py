@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from ibkr_session.clock import Clock, SystemClock
+from ibkr_session.logs import get_logger
 
 if TYPE_CHECKING:
     from ibkr_api.client import IbkrClient
@@ -48,7 +47,7 @@ class WorkerLog:
     """
 
     def __init__(self, worker: str) -> None:
-        self._log = structlog.get_logger("ibkr_api.worker", worker=worker)
+        self._log = get_logger("ibkr_api.worker", worker=worker)
 
     def debug(self, message: str, **fields: Any) -> None:
         self._log.debug(message, **fields)

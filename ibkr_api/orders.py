@@ -41,8 +41,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from ibkr_api.models import parse_number
 from ibkr_api.retry import TRANSIENT, RetryPolicy
 from ibkr_api.snapshot import ask_until
@@ -54,6 +52,7 @@ from ibkr_session.errors import (
     IbkrError,
     OrderRejectedError,
 )
+from ibkr_session.logs import get_logger
 from ibkr_session.transport import order_question
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ __all__ = [
     "new_coid",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 MAX_QUESTION_CHAIN = 10
 """Auto-confirmed questions in a row before the rest is left to the caller."""

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-import structlog
 import tenacity
 
 from ibkr_session.clock import Clock
@@ -28,10 +27,11 @@ from ibkr_session.errors import (
     IbkrError,
     RateLimitedError,
 )
+from ibkr_session.logs import get_logger
 
 __all__ = ["CANCELS", "READS", "TRANSIENT", "RetryPolicy"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 

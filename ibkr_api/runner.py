@@ -40,8 +40,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, SupportsIndex
 
-import structlog
-
 from ibkr_api.host import WorkerContext
 from ibkr_api.orders import OrderOutcomeUnknownError
 from ibkr_session.clock import Clock, SystemClock
@@ -54,6 +52,7 @@ from ibkr_session.errors import (
     RateLimitedError,
     ResetWindowError,
 )
+from ibkr_session.logs import get_logger
 
 __all__ = [
     "SESSION_ERRORS",
@@ -166,7 +165,7 @@ class WorkerRunner:
         self.setup_retry = setup_retry
         self.stop = stop if stop is not None else threading.Event()
         self.result = RunResult()
-        self._log = structlog.get_logger(__name__, worker=ctx.name)
+        self._log = get_logger(__name__, worker=ctx.name)
         self._pause_reason: type[IbkrError] | None = None
 
     def setup(self) -> bool:

@@ -18,14 +18,13 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-import structlog
-
 from ibkr_session.clock import Clock
 from ibkr_session.errors import IbkrAPIError
+from ibkr_session.logs import get_logger
 
 __all__ = ["MAX_CONIDS_PER_SNAPSHOT", "GenerationMemory", "SnapshotReader", "ask_until"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 MAX_CONIDS_PER_SNAPSHOT = 100
 """IBKR-FACTS §3: at most 100 conids in one snapshot request."""

@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
-import structlog
-
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.errors import (
     CompetingSessionError,
@@ -49,6 +47,7 @@ from ibkr_session.errors import (
     RateLimitedError,
     ResetWindowError,
 )
+from ibkr_session.logs import get_logger
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
@@ -56,7 +55,7 @@ from ibkr_session.transport import Transport, is_order_path, order_question, req
 
 __all__ = ["AuthStatus", "SessionManager", "backoff_delay"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _S = SessionState
 _PROBE_FIRST = frozenset({_S.UNKNOWN, _S.STALE, _S.DISCONNECTED, _S.COMPETING})

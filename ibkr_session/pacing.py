@@ -36,13 +36,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import structlog
-
 from ibkr_session.clock import Clock
+from ibkr_session.logs import get_logger
 
 __all__ = ["IBKR_LIMITS", "Limit", "Pacer"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

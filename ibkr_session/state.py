@@ -13,7 +13,7 @@ import enum
 import threading
 from collections.abc import Callable, Mapping
 
-import structlog
+from ibkr_session.logs import get_logger
 
 __all__ = [
     "TRANSITIONS",
@@ -23,7 +23,7 @@ __all__ = [
     "TransitionListener",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class SessionState(enum.Enum):

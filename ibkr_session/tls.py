@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import structlog
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ibkr_session.errors import GatewayUnreachableError, InsecureGatewayError, InvalidRequestError
+from ibkr_session.logs import get_logger
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection
@@ -47,7 +47,7 @@ __all__ = [
     "parse_pin",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 API_PREFIX = "/v1/api"
 POOL_SIZE = 10

@@ -30,7 +30,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
-import structlog
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import SSLError as urllib3_SSLError
 
@@ -44,6 +43,7 @@ from ibkr_session.errors import (
     OrderRejectedError,
     RateLimitedError,
 )
+from ibkr_session.logs import get_logger
 from ibkr_session.tls import decide_trust, parse_gateway_url
 
 __all__ = [
@@ -55,7 +55,7 @@ __all__ = [
     "require_seconds",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_RETRY_AFTER = 60.0
 """Seconds to stay quiet after a 429 without ``Retry-After`` (IBKR documents none)."""

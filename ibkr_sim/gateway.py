@@ -41,9 +41,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import structlog
-
 from ibkr_session.clock import Clock, SystemClock
+from ibkr_session.logs import get_logger
 from ibkr_sim.book import Broker
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed
 from ibkr_sim.faults import FaultPlan
@@ -70,7 +69,7 @@ from ibkr_sim.session_model import SessionModel
 
 __all__ = ["SimRequest", "SimulatedGateway"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _API_PREFIX = "/v1/api"
 

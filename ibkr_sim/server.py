@@ -20,13 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import structlog
-
+from ibkr_session.logs import get_logger
 from ibkr_sim.replies import Reply
 
 __all__ = ["HttpsServer", "IncomingRequest"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _HANDSHAKE_TIMEOUT = 10.0
 _KEEPALIVE_IDLE = 30.0

@@ -17,14 +17,13 @@ import enum
 import secrets
 from collections.abc import Callable, Sequence
 
-import structlog
-
 from ibkr_session.clock import Clock
+from ibkr_session.logs import get_logger
 from ibkr_sim.nightly import NightlyReset
 
 __all__ = ["AccountSelection", "SessionModel"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _SERVER_INFO = {
     "serverName": "SimGateway01",
