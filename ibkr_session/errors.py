@@ -9,30 +9,40 @@ safety net and each branch says what to do about it::
     ├── InvalidRequestError         also a ValueError; raised before any request is sent
     ├── ResetWindowError            .retry_after (s), .resumes_at (datetime)
     └── IbkrAPIError                .code (HTTP status or gateway code), .msg, .method, .path, .body
-        ├── NotAuthenticatedError   401, authenticated=false, "no session", "no bridge"
+        ├── NotAuthenticatedError   401, authenticated=false, "no session"
+        │   └── NoBridgeError       "no bridge": the brokerage bridge is down; not acted on
+        ├── NotPrimedError          "Please query /accounts first" (400, or 500); not acted on
         ├── CompetingSessionError   competing=true; str() contains "competing"
         ├── RateLimitedError        429; .retry_after
         ├── GatewayUnavailableError 5xx, empty 503
         └── OrderRejectedError      200 with {"error": ...} on order endpoints
+            └── DuplicateOrderError "Local order ID=<cOID> is already registered"; .coid,
+                                    .existing (the live order holding that cOID, if found)
 
-HTTP answers become these in one function (``ibkr_session.transport``); ``requests``
-exceptions are converted at that same boundary with ``raise ... from exc``.
+HTTP answers become these in one function (``ibkr_session.transport.interpret``); ``requests``
+exceptions are converted at that same boundary with ``raise ... from exc``. The refusals the
+gateway tells apart only by text (no bridge, not primed, duplicate cOID) are typed there, once,
+so the session and the order desk decide on classes, never on messages.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "CompetingSessionError",
+    "DuplicateOrderError",
     "GatewayUnavailableError",
     "GatewayUnreachableError",
     "IbkrAPIError",
     "IbkrError",
     "InsecureGatewayError",
     "InvalidRequestError",
+    "NoBridgeError",
     "NotAuthenticatedError",
+    "NotPrimedError",
     "OrderRejectedError",
     "RateLimitedError",
     "ResetWindowError",
@@ -104,6 +114,23 @@ class NotAuthenticatedError(IbkrAPIError):
     """No usable session; when only a human login can fix it, the message says where."""
 
 
+class NoBridgeError(NotAuthenticatedError):
+    """The gateway says "no bridge": it has lost its bridge to the brokerage session.
+
+    The request was refused without being acted on, so it is safe to recover the session
+    (probe, ssodh/init) and send it again, orders included.
+    """
+
+
+class NotPrimedError(IbkrAPIError):
+    """The gateway says "Please query /accounts first": ``/iserver/accounts`` must be asked
+    in this brokerage session before orders, order queries, snapshots and modifies.
+
+    Seen as 400 and as 500 without a ``statusCode``; ``code`` keeps the status. The request
+    was refused without being acted on: prime and send it again, orders included.
+    """
+
+
 class CompetingSessionError(IbkrAPIError):
     """Another platform (TWS, mobile, WebTrader) holds the brokerage session."""
 
@@ -126,3 +153,25 @@ class GatewayUnavailableError(IbkrAPIError):
 
 class OrderRejectedError(IbkrAPIError):
     """The gateway refused an order with HTTP 200 ``{"error": ...}``; nothing traded."""
+
+
+class DuplicateOrderError(OrderRejectedError):
+    """The gateway already holds an order with this cOID and refused the new one.
+
+    Nothing new traded. ``coid`` is the refused customer order id; ``existing`` is the live
+    order that holds it when the order desk found one (a different order reusing a cOID is
+    never reported as the success of the new one), else ``None``.
+    """
+
+    def __init__(
+        self,
+        code: int | str,
+        msg: str,
+        *,
+        coid: str,
+        existing: Mapping[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        self.coid = coid
+        self.existing = existing
+        super().__init__(code, msg, **kw)

@@ -10,8 +10,11 @@ raises an ``IbkrError``:
   not (refused, DNS, TLS handshake or pin mismatch, connect timeout). Order safety depends
   on that bit.
 - HTTP answers are mapped by ``interpret`` alone: status first, then the body. The only
-  texts it looks at are the gateway's session verdicts ("no session", "no bridge"), for
-  which the gateway sends no status or id of their own.
+  texts it looks at are the refusals the gateway sends no status or id of their own for:
+  "no session" (``NotAuthenticatedError``), "no bridge" (``NoBridgeError``), "Please query
+  /accounts first" (``NotPrimedError``, also when it comes as a 500) and, on order paths,
+  "Local order ID=<cOID> is already registered" (``DuplicateOrderError``). Everything
+  downstream decides on those classes, never on the text.
 
 The ``requests.Session`` is shared by every thread of a manager (its urllib3 pool is
 thread-safe) so keep-alive connections are reused. ``trust_env`` is off: a proxy from the
@@ -35,11 +38,14 @@ from urllib3.exceptions import SSLError as urllib3_SSLError
 
 from ibkr_session.clock import Clock
 from ibkr_session.errors import (
+    DuplicateOrderError,
     GatewayUnavailableError,
     GatewayUnreachableError,
     IbkrAPIError,
     InvalidRequestError,
+    NoBridgeError,
     NotAuthenticatedError,
+    NotPrimedError,
     OrderRejectedError,
     RateLimitedError,
 )
@@ -63,6 +69,8 @@ DEFAULT_RETRY_AFTER = 60.0
 _ORDER_PATH = re.compile(r"/iserver/(?:account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)")
 _NO_SESSION = "no session"
 _NO_BRIDGE = "no bridge"
+_NOT_PRIMED = "query /accounts first"
+_DUPLICATE_COID = re.compile(r"Local order ID=(.+?) is already registered")
 _SNIPPET = 200
 _JSON_CONTENT = {"Content-Type": "application/json"}
 
@@ -188,6 +196,9 @@ def interpret(
         if status == 429:
             retry_after = _retry_after(headers.get("Retry-After"), now)
             raise RateLimitedError(status, message, retry_after=retry_after, **where)
+        if _NOT_PRIMED in message.lower():
+            # Seen as 400 and as 500 without statusCode: either way refused, not acted on.
+            raise NotPrimedError(status, message, **where)
         if status >= 500:
             raise GatewayUnavailableError(status, message, **where)
     # The session verdicts arrive as 200 or 400 with only a text to tell them apart.
@@ -195,9 +206,15 @@ def interpret(
     if _NO_SESSION in lowered:
         raise NotAuthenticatedError(status, _login_hint(message, gateway_url), **where)
     if _NO_BRIDGE in lowered:
-        raise NotAuthenticatedError(status, message, **where)
-    if ok and is_order_path(path):
-        raise OrderRejectedError(status, message, **where)
+        raise NoBridgeError(status, message, **where)
+    if _NOT_PRIMED in lowered:
+        raise NotPrimedError(status, message, **where)
+    if is_order_path(path):
+        duplicate = _DUPLICATE_COID.search(message)
+        if duplicate is not None:
+            raise DuplicateOrderError(status, message, coid=duplicate[1], **where)
+        if ok:
+            raise OrderRejectedError(status, message, **where)
     raise IbkrAPIError(status, message, **where)
 
 
