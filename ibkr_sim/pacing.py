@@ -11,7 +11,7 @@ through them.
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 __all__ = ["HISTORY_BUSY_MESSAGE", "RULES", "Admission", "RateRule", "ServerPacing"]
@@ -19,6 +19,7 @@ __all__ = ["HISTORY_BUSY_MESSAGE", "RULES", "Admission", "RateRule", "ServerPaci
 HISTORY_BUSY_MESSAGE = "Too many history charts requests, please try again later."
 _HISTORY_PATH = "/iserver/marketdata/history"
 _HISTORY_CONCURRENCY = 5
+_FIFTEEN_MINUTES = 900.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class RateRule:
     pattern: str
     limit: int
     per: float
+    per_path: bool = False  # every path the pattern matches has a budget of its own
+
+    def bucket(self, path: str) -> str:
+        """The key of the window this request counts in."""
+        return f"{self.name} {path}" if self.per_path else self.name
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -43,10 +49,20 @@ RULES: tuple[RateRule, ...] = (
     RateRule("orders", "GET", r"/iserver/account/orders", 1, 5.0),
     RateRule("trades", "GET", r"/iserver/account/trades", 1, 5.0),
     RateRule("pnl", "GET", r"/iserver/account/pnl/partitioned", 1, 5.0),
-    RateRule("portfolio-accounts", "GET", r"/portfolio/(sub)?accounts", 1, 5.0),
+    RateRule("portfolio-accounts", "GET", r"/portfolio/accounts", 1, 5.0),
+    RateRule("portfolio-subaccounts", "GET", r"/portfolio/subaccounts", 1, 5.0),
+    RateRule("scanner-params", "GET", r"/iserver/scanner/params", 1, _FIFTEEN_MINUTES),
+    RateRule("scanner-run", "POST", r"/iserver/scanner/run", 1, 1.0),
+    RateRule("pa-performance", "POST", r"/pa/performance", 1, _FIFTEEN_MINUTES),
+    RateRule("pa-summary", "POST", r"/pa/summary", 1, _FIFTEEN_MINUTES),
+    RateRule("pa-transactions", "POST", r"/pa/transactions", 1, _FIFTEEN_MINUTES),
+    RateRule("fyi", None, r"/fyi/.*", 1, 1.0, per_path=True),
     RateRule("tickle", "POST", r"/tickle", 1, 1.0),
     RateRule("sso-validate", "GET", r"/sso/validate", 1, 60.0),
 )
+"""IBKR-FACTS §3, one row per budget: IBKR lists every endpoint on its own row, so
+``/portfolio/accounts`` and ``/portfolio/subaccounts`` do not share one, and each
+``/fyi/*`` path has its own 1/s."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ class ServerPacing:
     def __init__(self, penalty_seconds: float, rules: tuple[RateRule, ...] = RULES) -> None:
         self._penalty_seconds = penalty_seconds
         self._rules = rules
-        self._seen: dict[str, deque[float]] = {rule.name: deque() for rule in rules}
+        self._seen: defaultdict[str, deque[float]] = defaultdict(deque)
         self._penalty_until = float("-inf")
         self._history_in_flight = 0
 
@@ -77,14 +93,14 @@ class ServerPacing:
         if now < self._penalty_until:
             return Admission(admitted=False)
         matching = [rule for rule in self._rules if rule.matches(method, path)]
-        if any(self._is_full(rule, now) for rule in matching):
+        if any(self._is_full(rule, path, now) for rule in matching):
             self._penalty_until = now + self._penalty_seconds
             return Admission(admitted=False)
         history = method == "GET" and path == _HISTORY_PATH
         if history and self._history_in_flight >= _HISTORY_CONCURRENCY:
             return Admission(admitted=False, history_busy=True)
         for rule in matching:
-            self._seen[rule.name].append(now)
+            self._seen[rule.bucket(path)].append(now)
         if history:
             self._history_in_flight += 1
         return Admission(admitted=True, holds_history_slot=history)
@@ -93,8 +109,8 @@ class ServerPacing:
         """Give back the in-flight slot an admitted history request held."""
         self._history_in_flight -= 1
 
-    def _is_full(self, rule: RateRule, now: float) -> bool:
-        seen = self._seen[rule.name]
+    def _is_full(self, rule: RateRule, path: str, now: float) -> bool:
+        seen = self._seen[rule.bucket(path)]
         while seen and seen[0] <= now - rule.per:
             seen.popleft()
         return len(seen) >= rule.limit

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ibkr_session.clock import ManualClock
 from ibkr_sim import SimulatedGateway
-from tests.integration.sim.conftest import Api
+from tests.integration.sim.conftest import ACCOUNT, Api
 
 HISTORY = "/iserver/marketdata/history"
 BUSY = "Too many history charts requests, please try again later."
@@ -84,3 +84,16 @@ def test_sixth_concurrent_history_request_is_refused_without_penalty(
     assert (429, {"error": BUSY, "statusCode": 429}) in answers
     clock.advance(1)  # no penalty box: the next history request is served
     assert Api(gateway).get(HISTORY, params={"conid": "265598", "bar": "1h"}).status_code == 200
+
+
+def test_accounts_then_subaccounts_a_moment_later_are_both_served(
+    make_gateway: Callable[..., SimulatedGateway], clock: ManualClock
+) -> None:
+    """IBKR lists the two account lists as separate 1-per-5 s rows (IBKR-FACTS §3)."""
+    api = Api(make_gateway(pacing=True, penalty_seconds=600.0))
+    assert api.get("/portfolio/accounts").status_code == 200
+    clock.advance(0.3)
+    assert api.get("/portfolio/subaccounts").status_code == 200
+    clock.advance(0.3)
+    assert api.get(f"/portfolio/{ACCOUNT}/ledger").status_code == 200  # no penalty box
+    assert api.get("/portfolio/subaccounts").status_code == 429  # its own 1 per 5 s
