@@ -1,0 +1,434 @@
+"""What the managers of one gateway share, written once as atomic changes over a ``Store``.
+
+IBKR counts its limits per gateway and per IP, and a user has one brokerage session, so
+every manager talking to one gateway (threads, processes, machines) must agree on:
+
+- **pacing**: every row of IBKR-FACTS §3 is a ``Budget``. A request holds an entry in each
+  budget it counts against from the moment its slot is granted until ``window`` seconds
+  after its answer came back. Counting until the answer (not from the grant) is what keeps
+  the limit *as the gateway counts it*, at arrival: a request that left first but arrived
+  late (a new TLS connection) can no longer share a gateway-second with ten warm ones.
+  Concurrency budgets (history: 5) count entries in flight. An entry whose holder died is
+  dropped at its ``flight_ttl`` deadline, so a crash gives its slots back.
+- **the penalty box**: after one 429 nobody sends until it ends.
+- **leases** (keep-alive tickler, recovery, priming, the order-question hold): a holder and a
+  deadline; a dead holder never blocks the rest longer than its lease.
+- **the session's memory**: brokerage generation, primed generation, last confirmed contact,
+  selected account, suppressed question ids, and the last state someone learned.
+- **workers**: who is alive (heartbeats), for ``ibkr status`` and for the local share of the
+  limits when the backend is gone.
+
+Time is wall time (epoch seconds from the managers' clocks): a process's monotonic reading
+means nothing to another process. Managers on several machines need their clocks in sync
+within ``skew`` seconds, which every shared window is widened by.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ibkr_session.coordination.store import Store, Values
+
+__all__ = [
+    "KEEPALIVE_LEASE",
+    "PRIMING_LEASE",
+    "QUESTION_LEASE",
+    "RECOVERY_LEASE",
+    "Budget",
+    "Coordinator",
+    "Grant",
+    "SharedSession",
+    "Wait",
+    "WorkerInfo",
+    "new_holder",
+]
+
+FLIGHT_POLL = 0.05
+"""Seconds to wait for a request in flight elsewhere before asking again."""
+
+QUESTION_LEASE = "question"
+KEEPALIVE_LEASE = "keepalive"
+RECOVERY_LEASE = "recovery"
+PRIMING_LEASE = "priming"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One pacing row as it is counted: ``capacity`` per ``window`` s and/or in flight."""
+
+    name: str
+    capacity: int | None = None
+    window: float = 0.0
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The entries a granted request holds; give it back with ``finish_slot``."""
+
+    token: str
+    budgets: tuple[Budget, ...]
+    opens_question: bool = False
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Not yet: how long, why, and whether it is a request in flight that must end first.
+
+    ``in_flight`` waits end when an answer comes back, not when the clock moves, so they are
+    waited in real time (a virtual clock would otherwise run away while a request is out).
+    """
+
+    seconds: float
+    reason: str
+    in_flight: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A live manager as the others see it."""
+
+    holder: str
+    expires: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SharedSession:
+    """The gateway's brokerage session as every manager of it remembers it."""
+
+    generation: int = 0
+    primed_generation: int | None = None
+    last_contact: float | None = None
+    account_id: str | None = None
+    suppressed: tuple[str, ...] = ()
+    state: str | None = None
+    state_at: float | None = None
+    state_reason: str = ""
+    penalty_until: float = 0.0
+
+    @classmethod
+    def from_value(cls, value: Any, penalty: Any) -> SharedSession:
+        data = value if isinstance(value, dict) else {}
+        return cls(
+            generation=int(data.get("generation", 0)),
+            primed_generation=data.get("primed"),
+            last_contact=data.get("contact"),
+            account_id=data.get("account"),
+            suppressed=tuple(data.get("suppressed", ())),
+            state=data.get("state"),
+            state_at=data.get("state_at"),
+            state_reason=str(data.get("reason", "")),
+            penalty_until=float(penalty) if isinstance(penalty, int | float) else 0.0,
+        )
+
+
+def new_holder() -> str:
+    """A name for this manager, unique across processes and machines, readable in status."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Coordinator:
+    """The shared operations of one gateway's managers over ``store``; see the module doc.
+
+    ``namespace`` keys everything by gateway (two gateways never share a budget);
+    ``holder`` names this manager in leases; ``flight_ttl`` bounds how long a request that
+    never reported back (its process died) keeps its slots.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        namespace: str,
+        holder: str | None = None,
+        flight_ttl: float = 60.0,
+        skew: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.namespace = namespace
+        self.holder = holder if holder is not None else new_holder()
+        self.flight_ttl = float(flight_ttl)
+        self.skew = float(skew)
+        self._tokens = 0
+
+    @property
+    def kind(self) -> str:
+        return self.store.kind
+
+    def _key(self, *parts: str) -> str:
+        return "|".join((self.namespace, *parts))
+
+    # -- pacing ---------------------------------------------------------------------------
+
+    def take_slot(
+        self, budgets: Sequence[Budget], now: float, *, opens_question: bool = False
+    ) -> Grant | Wait:
+        """A place in every budget at once, or how long to wait for one.
+
+        Nothing is granted while another manager's order question is open, nor (for a
+        request that ``opens_question``) while another manager's request is in flight: from
+        an order POST to its chain's last reply nothing else may reach the gateway.
+        """
+        self._tokens += 1
+        token = f"{self.holder}#{self._tokens}"
+        penalty_key = self._key("penalty")
+        question_key = self._key("lease", QUESTION_LEASE)
+        budget_keys = [self._key("pace", budget.name) for budget in budgets]
+
+        def change(values: Values) -> Grant | Wait:
+            waits: list[Wait] = []
+            penalty = values.get(penalty_key)
+            if isinstance(penalty, int | float) and penalty > now:
+                waits.append(Wait(penalty - now, "penalty box"))
+            question = values.get(question_key)
+            if _held_by_other(question, self.holder, now):
+                waits.append(Wait(FLIGHT_POLL, "order question", in_flight=True))
+            for budget, key in zip(budgets, budget_keys, strict=True):
+                entries = _live_entries(values.get(key), budget, now, self.skew)
+                values[key] = entries
+                wait = _budget_wait(budget, entries, now, self.skew)
+                if wait is not None:
+                    waits.append(wait)
+                if opens_question and _others_in_flight(entries, self.holder):
+                    waits.append(Wait(FLIGHT_POLL, "requests in flight", True))
+            if waits:
+                return max(waits, key=lambda wait: wait.seconds)
+            for key in budget_keys:
+                values[key].append([token, now, None, now + self.flight_ttl])
+            if opens_question:
+                values[question_key] = [self.holder, now + self.flight_ttl]
+            return Grant(token, tuple(budgets), opens_question)
+
+        return self.store.update([penalty_key, question_key, *budget_keys], change)
+
+    def finish_slot(self, grant: Grant, now: float) -> None:
+        """The answer is back: rate entries count from ``now``; concurrency places free."""
+        keys = [self._key("pace", budget.name) for budget in grant.budgets]
+
+        def change(values: Values) -> None:
+            for budget, key in zip(grant.budgets, keys, strict=True):
+                entries = values.get(key)
+                if not isinstance(entries, list):
+                    continue
+                if budget.capacity is None:
+                    values[key] = [entry for entry in entries if entry[0] != grant.token]
+                    continue
+                for entry in entries:
+                    if entry[0] == grant.token:
+                        entry[2] = now
+
+        self.store.update(keys, change)
+
+    def penalize(self, until: float) -> None:
+        """After a 429: nobody of this gateway sends before ``until`` (epoch seconds)."""
+        key = self._key("penalty")
+
+        def change(values: Values) -> None:
+            current = values.get(key)
+            if not isinstance(current, int | float) or current < until:
+                values[key] = until
+
+        self.store.update([key], change)
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def acquire(self, lease: str, ttl: float, now: float) -> bool:
+        """Take or renew ``lease`` for ``ttl`` s; False while another live holder has it."""
+        key = self._key("lease", lease)
+
+        def change(values: Values) -> bool:
+            if _held_by_other(values.get(key), self.holder, now):
+                return False
+            values[key] = [self.holder, now + ttl]
+            return True
+
+        return self.store.update([key], change)
+
+    def release(self, lease: str) -> None:
+        """Give ``lease`` back, if this manager holds it."""
+        key = self._key("lease", lease)
+
+        def change(values: Values) -> None:
+            current = values.get(key)
+            if isinstance(current, list) and current and current[0] == self.holder:
+                del values[key]
+
+        self.store.update([key], change)
+
+    def holder_of(self, lease: str, now: float) -> tuple[str, float] | None:
+        """``(holder, expires)`` of a live lease, or None."""
+        key = self._key("lease", lease)
+
+        def change(values: Values) -> tuple[str, float] | None:
+            current = values.get(key)
+            if isinstance(current, list) and len(current) == 2 and current[1] > now:
+                return str(current[0]), float(current[1])
+            return None
+
+        return self.store.update([key], change)
+
+    # -- the session's memory -------------------------------------------------------------
+
+    def session(self) -> SharedSession:
+        """What every manager of this gateway remembers about its brokerage session."""
+        key, penalty_key = self._key("session"), self._key("penalty")
+        return self.store.update(
+            [key, penalty_key],
+            lambda values: SharedSession.from_value(values.get(key), values.get(penalty_key)),
+        )
+
+    def new_generation(self, seen: int) -> int:
+        """A new brokerage session began: the generation after ``seen``, counted once.
+
+        Several managers may see the same new session; only the first one that still saw
+        ``seen`` moves the counter, the others get the already-moved value.
+        """
+
+        def change(data: dict[str, Any]) -> int:
+            generation = int(data.get("generation", 0))
+            if generation == seen:
+                generation = seen + 1
+                data["generation"] = generation
+            return generation
+
+        return int(self._change_session(change))
+
+    def mark_primed(self, generation: int) -> None:
+        """``/iserver/accounts`` (and the re-selection) was done in ``generation``."""
+        self._change_session(lambda data: data.__setitem__("primed", generation))
+
+    def note_contact(self, now: float) -> None:
+        """The gateway confirmed the brokerage session at ``now`` (epoch seconds)."""
+
+        def change(data: dict[str, Any]) -> None:
+            if not isinstance(data.get("contact"), int | float) or data["contact"] < now:
+                data["contact"] = now
+
+        self._change_session(change)
+
+    def note_state(self, state: str, now: float, reason: str) -> None:
+        """What this manager learned (competing, unauthenticated...), for the others."""
+
+        def change(data: dict[str, Any]) -> None:
+            data.update(state=state, state_at=now, reason=reason)
+
+        self._change_session(change)
+
+    def select_account(self, account_id: str | None) -> None:
+        """The account the gateway has selected for every manager of it."""
+        self._change_session(lambda data: data.__setitem__("account", account_id))
+
+    def remember_suppressed(self, message_ids: Iterable[str]) -> tuple[str, ...]:
+        """Add to the union of every manager's suppressed question ids; the union."""
+        new = list(message_ids)
+
+        def change(data: dict[str, Any]) -> tuple[str, ...]:
+            ids = list(dict.fromkeys([*data.get("suppressed", ()), *new]))
+            data["suppressed"] = ids
+            return tuple(ids)
+
+        return tuple(self._change_session(change))
+
+    def _change_session(self, change: Any) -> Any:
+        key = self._key("session")
+
+        def wrapped(values: Values) -> Any:
+            data = values.get(key)
+            data = dict(data) if isinstance(data, dict) else {}
+            result = change(data)
+            values[key] = data
+            return result
+
+        return self.store.update([key], wrapped)
+
+    # -- workers --------------------------------------------------------------------------
+
+    def heartbeat(self, now: float, ttl: float, detail: dict[str, Any] | None = None) -> None:
+        """This manager is alive for ``ttl`` more seconds (dead ones are dropped)."""
+        key = self._key("workers")
+
+        def change(values: Values) -> None:
+            workers = values.get(key)
+            workers = dict(workers) if isinstance(workers, dict) else {}
+            workers = {name: row for name, row in workers.items() if row[0] > now}
+            workers[self.holder] = [now + ttl, detail or {}]
+            values[key] = workers
+
+        self.store.update([key], change)
+
+    def leave(self) -> None:
+        """Forget this manager's heartbeat and give back every lease it holds."""
+        workers_key = self._key("workers")
+
+        def change(values: Values) -> None:
+            workers = values.get(workers_key)
+            if isinstance(workers, dict) and self.holder in workers:
+                workers = dict(workers)
+                del workers[self.holder]
+                values[workers_key] = workers
+
+        self.store.update([workers_key], change)
+        for lease in (QUESTION_LEASE, KEEPALIVE_LEASE, RECOVERY_LEASE, PRIMING_LEASE):
+            self.release(lease)
+
+    def workers(self, now: float) -> list[WorkerInfo]:
+        """The managers alive now, by their last heartbeat."""
+        key = self._key("workers")
+
+        def change(values: Values) -> list[WorkerInfo]:
+            workers = values.get(key)
+            if not isinstance(workers, dict):
+                return []
+            return [
+                WorkerInfo(name, float(row[0]), dict(row[1]))
+                for name, row in sorted(workers.items())
+                if row[0] > now
+            ]
+
+        return self.store.update([key], change)
+
+
+def _held_by_other(lease: Any, holder: str, now: float) -> bool:
+    return isinstance(lease, list) and len(lease) == 2 and lease[0] != holder and lease[1] > now
+
+
+def _others_in_flight(entries: list[list[Any]], holder: str) -> bool:
+    return any(entry[2] is None and not entry[0].startswith(holder + "#") for entry in entries)
+
+
+def _live_entries(value: Any, budget: Budget, now: float, skew: float) -> list[list[Any]]:
+    """The entries that still count: in flight (until their deadline) or answered less than
+    a window ago. A dead holder's entry ends at its deadline."""
+    if not isinstance(value, list):
+        return []
+    live: list[list[Any]] = []
+    for entry in value:
+        token, _started, ended, deadline = entry
+        if ended is None and now >= deadline:
+            ended = deadline
+            entry = [token, _started, ended, deadline]
+        if ended is None or (budget.capacity is not None and now - ended < budget.window + skew):
+            live.append(entry)
+    return live
+
+
+def _budget_wait(budget: Budget, entries: list[list[Any]], now: float, skew: float) -> Wait | None:
+    """How long until ``budget`` has room for one more, or None when it has room now."""
+    in_flight = [entry for entry in entries if entry[2] is None]
+    if budget.concurrency is not None and len(in_flight) >= budget.concurrency:
+        return Wait(FLIGHT_POLL, budget.name, in_flight=True)
+    if budget.capacity is None or len(entries) < budget.capacity:
+        return None
+    answered = [entry[2] for entry in entries if entry[2] is not None]
+    if not answered:
+        return Wait(FLIGHT_POLL, budget.name, in_flight=True)
+    # Room comes when the oldest answered entry leaves the window; one in flight leaves
+    # no earlier than a window after its answer, which is later still.
+    return Wait(max(min(answered) + budget.window + skew - now, math.ulp(now)), budget.name)
