@@ -42,11 +42,13 @@ Public methods (what the HTTP side codes against):
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ibkr_session.clock import Clock
 from ibkr_sim.accounts import iserver_accounts, portfolio_accounts
@@ -55,14 +57,18 @@ from ibkr_sim.market import Market
 from ibkr_sim.orders import SimOrder
 from ibkr_sim.portfolio import Portfolio
 from ibkr_sim.questions import Question, questions_for
-from ibkr_sim.refusal import UnknownAccountError, UnknownReplyError
+from ibkr_sim.refusal import Refusal, UnknownAccountError, UnknownReplyError
 from ibkr_sim.tickets import OrderTicket, parse_ticket
+from ibkr_sim.whatif import what_if
 
 __all__ = ["Broker"]
 
 COID_MEMORY = 86_400.0
 """How long a cOID stays registered (IBKR-FACTS §8: unique for 24 h)."""
+MAX_TRADE_DAYS = 7
+"""``/iserver/account/trades?days=`` looks back at most this many days (IBKR's spec)."""
 _FIRST_ORDER_ID = 1_370_093_240
+_NEW_YORK = ZoneInfo("America/New_York")
 _REPLY_ID_SEED = 0x5EED
 _NOT_CONFIRMED = "Order not confirmed "  # sic: IBKR's spec example ends with a space
 Answer = list[dict[str, Any]] | dict[str, Any]
@@ -101,6 +107,9 @@ class Broker:
         self._orders_listed = False
         self._executions: list[Execution] = []
         self._next_order_id = _FIRST_ORDER_ID
+        self._session_orders: set[int] = set()
+        self._status_requests = 0
+        self._pnl_asked = False
         self._reply_ids = random.Random(_REPLY_ID_SEED)  # reproducible runs, unique ids
 
     # -- accounts and portfolio ------------------------------------------------------
@@ -127,6 +136,10 @@ class Broker:
         return self.portfolio(acct).positions_page(page)
 
     def pnl(self) -> dict[str, Any]:
+        """Empty on the first request of a brokerage session, as IBKR's spec says."""
+        first, self._pnl_asked = not self._pnl_asked, True
+        if first:
+            return {"upnl": {}}
         return {"upnl": {f"{a}.Core": p.pnl_row() for a, p in self._portfolios.items()}}
 
     # -- orders ----------------------------------------------------------------------
@@ -146,7 +159,32 @@ class Broker:
         duplicate = self._duplicate_coid(tickets)
         if duplicate is not None:
             return {"error": duplicate}
+        orphan = self._orphan(acct, tickets)
+        if orphan is not None:
+            return {"error": orphan}
         return self._ask_or_submit(_Pending(acct, tickets, self._questions(tickets, suppressed)))
+
+    def preview(self, acct: str, orders: Sequence[Mapping[str, object]]) -> dict[str, Any]:
+        """``POST .../orders/whatif``: the order's effect on the account; places nothing."""
+        portfolio = self.portfolio(acct)
+        if not orders:
+            return {"error": "Bad Request: no orders in the request"}
+        tickets: list[OrderTicket] = []
+        for order in orders:
+            ticket = parse_ticket(order)
+            if isinstance(ticket, str):
+                return {"error": ticket}
+            tickets.append(ticket)
+        entries = [t for t in tickets if t.parent_coid is None] or tickets[:1]
+        prices = [self._preview_price(t) for t in entries]
+        return what_if(
+            portfolio,
+            [
+                (t.instrument, t.quantity if t.is_buy else -t.quantity, p)
+                for t, p in zip(entries, prices, strict=True)
+            ],
+            has_market_data=all(self._market.has_market_data(t.conid) for t in entries),
+        )
 
     def reply(self, reply_id: str, confirmed: bool) -> Answer:
         pending = self._pending.pop(reply_id, None)
@@ -175,7 +213,12 @@ class Broker:
             return {"error": ticket}
         if ticket.conid != existing.ticket.conid:
             return {"error": f"OrderID {order_id}: the contract of an order cannot be modified"}
-        ticket = dataclasses.replace(ticket, coid=existing.coid)
+        ticket = dataclasses.replace(
+            ticket,
+            coid=existing.coid,
+            parent_coid=existing.ticket.parent_coid,
+            single_group=existing.ticket.single_group,
+        )
         pending = _Pending(acct, [ticket], self._questions([ticket], suppressed), existing.order_id)
         return self._ask_or_submit(pending)
 
@@ -205,25 +248,49 @@ class Broker:
         ]
         return {"orders": rows, "snapshot": True}
 
-    def trades(self, acct: str | None = None) -> list[dict[str, Any]]:
+    def trades(self, acct: str | None = None, days: int | None = None) -> list[dict[str, Any]]:
+        """Today's executions (New York's day), or those of the last ``days`` days (≤ 7)."""
         if acct is not None:
             self.portfolio(acct)
-        return [e.row() for e in self._executions if acct is None or e.account == acct]
+        since = _day_start(self._now(), min(max(days or 1, 1), MAX_TRADE_DAYS) - 1)
+        return [
+            e.row()
+            for e in self._executions
+            if (acct is None or e.account == acct) and e.time >= since
+        ]
+
+    def order_status(self, order_id: int | str) -> dict[str, Any]:
+        """``GET /iserver/account/order/status/{id}``: orders of this brokerage session only
+        (and live ones); others are answered 503 as IBKR's spec says."""
+        order = self.order(order_id)
+        if order is None or not (order.live or order.order_id in self._session_orders):
+            raise Refusal(f"Service Unavailable: no order {order_id} in this session", status=503)
+        self._status_requests += 1
+        return order.status_row(self._status_requests)
 
     def process(self) -> None:
         now = self._now()
         trades: dict[tuple[int, float], list[tuple[float, float]]] = {}
+        groups_done: set[str] = set()
         for order in list(self._orders.values()):
-            if order.live:
-                key = (order.ticket.conid, order.checked_until)
-                if key not in trades:
-                    trades[key] = self._trades_since(*key, now)
-                self._work(order, trades[key], now)
+            if not order.live or order.waiting:
+                continue
+            if order.oca_group is not None:
+                if order.oca_group not in groups_done:
+                    groups_done.add(order.oca_group)
+                    self._work_group(order.oca_group, now)
+                continue
+            key = (order.ticket.conid, order.checked_until)
+            if key not in trades:
+                trades[key] = self._trades_since(*key, now)
+            self._work(order, trades[key], now)
 
     def reset_session(self) -> None:
         self._pending.clear()
         self._market.reset_subscriptions()
         self._orders_listed = False
+        self._pnl_asked = False
+        self._session_orders.clear()
 
     def orders_preflight(self) -> bool:
         """True for the first live-orders list of a brokerage session, which the gateway
@@ -296,14 +363,60 @@ class Broker:
                 return {"error": f"OrderID {order.order_id} doesn't exist"}
             order.replace(pending.tickets[0], now)
             order.checked_until = now
-            self._start(order, now)
+            if not order.waiting:  # a child still waiting for its parent keeps waiting
+                self._start(order, now)
             return [_acknowledgement(order)]
         duplicate = self._duplicate_coid(pending.tickets)
         if duplicate is not None:
             return {"error": duplicate}
-        return [_acknowledgement(self._book(pending.account, t, now)) for t in pending.tickets]
+        orphan = self._orphan(pending.account, pending.tickets)
+        if orphan is not None:
+            return {"error": orphan}
+        return [_acknowledgement(order) for order in self._book_group(pending, now)]
 
-    def _book(self, acct: str, ticket: OrderTicket, now: float) -> SimOrder:
+    def _book_group(self, pending: _Pending, now: float) -> list[SimOrder]:
+        """Book a request's orders in order, linking children and OCA groups."""
+        tickets = pending.tickets
+        single_group = (
+            f"oca-{self._next_order_id}" if any(t.single_group for t in tickets) else None
+        )
+        booked: list[SimOrder] = []
+        by_coid: dict[str, SimOrder] = {}
+        for ticket in tickets:
+            parent = None
+            if ticket.parent_coid is not None:
+                parent = by_coid.get(ticket.parent_coid) or self._by_coid[ticket.parent_coid]
+            group = single_group
+            if group is None and parent is not None:
+                group = f"bracket-{parent.order_id}"  # a bracket's exits cancel each other
+            order = self._book(pending.account, ticket, now, parent=parent, oca_group=group)
+            booked.append(order)
+            if ticket.coid is not None:
+                by_coid[ticket.coid] = order
+        return booked
+
+    def _orphan(self, acct: str, tickets: list[OrderTicket]) -> str | None:
+        """The rejection of a child whose ``parentId`` names no earlier or live order."""
+        earlier: set[str] = set()
+        for ticket in tickets:
+            parent = ticket.parent_coid
+            if parent is not None and parent not in earlier:
+                known = self._by_coid.get(parent)
+                if known is None or known.account != acct or not known.live:
+                    return f"Parent order {parent!r} not found: parentId must be a parent's cOID"
+            if ticket.coid is not None:
+                earlier.add(ticket.coid)
+        return None
+
+    def _book(
+        self,
+        acct: str,
+        ticket: OrderTicket,
+        now: float,
+        *,
+        parent: SimOrder | None = None,
+        oca_group: str | None = None,
+    ) -> SimOrder:
         hours = ticket.instrument.hours
         opens_at = None
         if ticket.tif == "OPG":
@@ -317,13 +430,33 @@ class Broker:
             opens_at=opens_at,
             updated_at=now,
             checked_until=now,
+            parent_id=parent.order_id if parent is not None else None,
+            oca_group=oca_group,
+            waiting=parent is not None and parent.status != "Filled",
         )
         self._next_order_id += 1
         self._orders[order.order_id] = order
+        self._session_orders.add(order.order_id)
         if ticket.coid is not None:
             self._by_coid[ticket.coid] = order
-        self._start(order, now)
+        if oca_group is not None and any(
+            o.oca_group == oca_group and o.status == "Filled" for o in self._orders.values()
+        ):
+            self._close(order, "Cancelled", now)  # its group was done before it arrived
+        elif order.waiting:
+            order.status = "PreSubmitted"
+        else:
+            self._start(order, now)
         return order
+
+    def _preview_price(self, ticket: OrderTicket) -> float:
+        """The price a what-if assumes: the limit, the stop, else the quote it would take."""
+        if ticket.price is not None:
+            return ticket.price
+        if ticket.aux_price is not None:
+            return ticket.aux_price
+        bid, ask = self._market.bid_ask(ticket.conid, self._market.price(ticket.conid))
+        return ask if ticket.is_buy else bid
 
     def _start(self, order: SimOrder, now: float) -> None:
         """Try the order against the current trade; IOC/FOK die if that fails."""
@@ -365,6 +498,52 @@ class Broker:
         else:
             order.status = order.status_now(self._market.is_trading(conid))
 
+    def _work_group(self, group: str, now: float) -> None:
+        """Feed an OCA group's working orders the trades in time order: the first to fill
+        cancels the rest (``_after_fill``)."""
+        members = [o for o in self._orders.values() if o.oca_group == group and o.live]
+        for order in members:
+            if order.cancel_requested:
+                self._close(order, "Cancelled", now)
+        active = [o for o in members if o.live and not o.waiting]
+        timeline = sorted(
+            (t, index, last)
+            for index, order in enumerate(active)
+            for t, last in self._trades_since(order.ticket.conid, order.checked_until, now)
+        )
+        for t, index, last in timeline:
+            order = active[index]
+            if not order.live or (order.expires_at is not None and t >= order.expires_at):
+                continue
+            if order.opens_at is not None and t < order.opens_at:
+                continue
+            self._try_execute(order, t, last)
+        for order in active:
+            order.checked_until = now
+            if not order.live:
+                continue
+            expiry = order.expires_at if order.expires_at is not None else order.opens_at
+            if expiry is not None and now >= expiry:
+                self._close(order, "Cancelled", now)
+            else:
+                order.status = order.status_now(self._market.is_trading(order.ticket.conid))
+
+    def _after_fill(self, order: SimOrder, t: float) -> None:
+        """A fill wakes the order's children and cancels the rest of its OCA group."""
+        for other in list(self._orders.values()):
+            if other.parent_id == order.order_id and other.waiting:
+                other.waiting = False
+                other.checked_until = t
+                other.updated_at = t
+                other.status = other.status_now(self._market.is_trading(other.ticket.conid))
+            elif (
+                order.oca_group is not None
+                and other is not order
+                and other.oca_group == order.oca_group
+                and other.live
+            ):
+                self._close(other, "Cancelled", t)
+
     def _try_execute(self, order: SimOrder, t: float, last: float) -> bool:
         bid, ask = self._market.bid_ask(order.ticket.conid, last)
         price = order.execution_price(last, bid, ask)
@@ -390,12 +569,18 @@ class Broker:
                 coid=ticket.coid,
             )
         )
+        self._after_fill(order, t)
         return True
 
     def _close(self, order: SimOrder, status: str, t: float) -> None:
         order.status = status
         order.updated_at = t
         order.cancel_requested = False
+        order.waiting = False
+        if status == "Cancelled":  # a parent that will never fill takes its children along
+            for child in self._orders.values():
+                if child.parent_id == order.order_id and child.live:
+                    self._close(child, "Cancelled", t)
 
     def _duplicate_coid(self, tickets: list[OrderTicket]) -> str | None:
         now = self._now()
@@ -409,6 +594,12 @@ class Broker:
                 return f"Order couldn't be submitted: Local order ID={coid} is already registered."
             seen.add(coid)
         return None
+
+
+def _day_start(now: float, days_back: int) -> float:
+    """Midnight New York ``days_back`` days before today, as a timestamp."""
+    today = _dt.datetime.fromtimestamp(now, _NEW_YORK).date() - _dt.timedelta(days=days_back)
+    return _dt.datetime.combine(today, _dt.time(), _NEW_YORK).timestamp()
 
 
 def _acknowledgement(order: SimOrder) -> dict[str, Any]:

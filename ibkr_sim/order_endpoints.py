@@ -1,4 +1,5 @@
-"""Order endpoints: place, modify, cancel, reply, suppress, live orders and trades.
+"""Order endpoints: place (single orders and groups), what-if, modify, cancel, reply,
+suppress, order status, live orders, trades and P&L.
 
 Rejections come back as HTTP 200 ``{"error": ...}`` like the real gateway's; a reply id
 that is unknown (or was invalidated by a request in between) is the one order answer
@@ -36,13 +37,17 @@ class OrderEndpoints:
         return [
             Route("GET", listing, self.live_orders, brokerage, needs_priming=True),
             Route("POST", placing, self.place, brokerage, needs_priming=True),
+            Route("POST", placing + "/whatif", self.preview, brokerage, needs_priming=True),
+            Route("GET", "/iserver/account/order/status/{order_id}", self.status, brokerage),
             Route("POST", order, self.modify, brokerage, needs_priming=True),
             Route("DELETE", order, self.cancel, brokerage),
             Route("POST", REPLY_PATH, self.reply, brokerage, answers_question=True),
             Route("POST", "/iserver/questions/suppress", self.suppress, brokerage),
             Route("POST", "/iserver/questions/suppress/reset", self.reset_suppressed, brokerage),
             Route("GET", "/iserver/account/trades", self.trades, brokerage),
-            Route("GET", "/iserver/account/pnl/partitioned", self.pnl, brokerage),
+            Route(
+                "GET", "/iserver/account/pnl/partitioned", self.pnl, brokerage, needs_priming=True
+            ),
         ]
 
     def live_orders(self, call: Call) -> Reply:
@@ -54,13 +59,19 @@ class OrderEndpoints:
         return json_reply(answer)
 
     def place(self, call: Call) -> Reply:
-        """The body is ``{"orders": [...]}`` or, as the spec also shows, a bare array."""
-        payload = call.json()
-        orders = payload.get("orders") if isinstance(payload, dict) else payload
-        if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
-            raise bad_request('expected {"orders": [order objects]}')
+        """The body is ``{"orders": [...]}`` or, as the spec also shows, a bare array. Several
+        orders form a group: children name their parent's cOID in ``parentId``, and
+        ``isSingleGroup`` makes them one OCA group."""
+        orders = _orders(call)
         answer = self._broker.place(call.params["acct"], orders, self._session.suppressed)
         return json_reply(answer)
+
+    def preview(self, call: Call) -> Reply:
+        """What-if: the effect on equity, margin and position; nothing is placed."""
+        return json_reply(self._broker.preview(call.params["acct"], _orders(call)))
+
+    def status(self, call: Call) -> Reply:
+        return json_reply(self._broker.order_status(call.params["order_id"]))
 
     def modify(self, call: Call) -> Reply:
         """The body is one order object, unwrapped, with all of the original's fields."""
@@ -92,7 +103,19 @@ class OrderEndpoints:
         return json_reply({"status": "submitted"})
 
     def trades(self, call: Call) -> Reply:
-        return json_reply(self._broker.trades(call.query("accountId") or None))
+        days = call.query("days")
+        if days is not None and not days.strip().isdigit():
+            raise bad_request(f"days must be a whole number, got {days!r}")
+        answer = self._broker.trades(call.query("accountId") or None, int(days) if days else None)
+        return json_reply(answer)
 
     def pnl(self, call: Call) -> Reply:
         return json_reply(self._broker.pnl())
+
+
+def _orders(call: Call) -> list[dict[str, object]]:
+    payload = call.json()
+    orders = payload.get("orders") if isinstance(payload, dict) else payload
+    if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
+        raise bad_request('expected {"orders": [order objects]}')
+    return orders

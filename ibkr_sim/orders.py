@@ -10,7 +10,10 @@ Execution rules (documented simplifications of a real exchange):
   the best price by ``trailingAmt`` or by that percentage) and then act as ``MKT``;
   ``STOP_LIMIT``/``TRAILLMT`` trigger the same way and then act as ``LMT``;
 - orders work only in the instrument's regular hours: ``outsideRTH`` is accepted and
-  ignored.
+  ignored;
+- a bracket's children wait (``PreSubmitted``) until their parent fills, then work; the
+  orders of an OCA group (a bracket's children, or ``isSingleGroup``) are offered the
+  same trades in time order and the first to fill cancels the others.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ _TYPE_NAMES = {
     "MIDPRICE": ("MIDPRICE", "MidPrice"),
 }
 
+_CCP_STATUS = {"PreSubmitted": "1", "Submitted": "1", "Filled": "2", "Cancelled": "3"}
+_STATUS_TEXT = {
+    "PreSubmitted": "Order Submitted",
+    "Submitted": "Order Submitted",
+    "Filled": "Order Filled",
+    "Cancelled": "Order Cancelled",
+}
+
 
 @dataclass
 class SimOrder:
@@ -53,6 +64,9 @@ class SimOrder:
     triggered: bool = False
     best_price: float | None = None  # trailing stops: the extreme they follow
     cancel_requested: bool = False
+    parent_id: int | None = None  # a bracket's child: the parent's order id
+    oca_group: str | None = None  # the first of a group to fill cancels the others
+    waiting: bool = False  # a child held until its parent fills
 
     @property
     def live(self) -> bool:
@@ -137,7 +151,64 @@ class SimOrder:
             row["avgPrice"] = f"{self.average_price:.{decimals}f}"
         if ticket.coid is not None:
             row["order_ref"] = ticket.coid
+        if self.parent_id is not None:
+            row["parentId"] = self.parent_id
         return row
+
+    def status_row(self, server_id: int) -> dict[str, Any]:
+        """The order as ``GET /iserver/account/order/status/{orderId}`` shows it (spec)."""
+        ticket = self.ticket
+        instrument = ticket.instrument
+        decimals = instrument.decimals
+        origin, label = _TYPE_NAMES[ticket.order_type]
+        filled = self.status == "Filled"
+        done = not self.live
+        description = self._description(label)
+        price = self.average_price
+        return {
+            "sub_type": None,
+            "request_id": str(server_id),
+            "server_id": "0",
+            "order_id": self.order_id,
+            "conidex": str(instrument.conid),
+            "conid": instrument.conid,
+            "symbol": instrument.symbol,
+            "side": "B" if ticket.is_buy else "S",
+            "contract_description_1": instrument.local_symbol or instrument.symbol,
+            "listing_exchange": instrument.listing_exchange,
+            "option_acct": "c",
+            "company_name": instrument.company_name,
+            "size": f"{ticket.quantity - self.filled_quantity:.1f}",
+            "total_size": f"{ticket.quantity:.1f}",
+            "currency": instrument.currency,
+            "account": self.account,
+            "order_type": origin,
+            "cum_fill": f"{self.filled_quantity:.1f}",
+            "order_status": self.status,
+            "order_ccp_status": _CCP_STATUS.get(self.status, "0"),
+            "order_status_description": _STATUS_TEXT.get(self.status, self.status),
+            "tif": ticket.tif,
+            "fg_color": "#FFFFFF",
+            "bg_color": "#000000",
+            "order_not_editable": done,
+            "editable_fields": "" if done else "price,quantity,tif",
+            "cannot_cancel_order": done,
+            "deactivate_order": False,
+            "sec_type": instrument.sec_type,
+            "available_chart_periods": "#R|1",
+            "order_description": description,
+            "order_description_with_contract": description,
+            "alert_active": 1,
+            "child_order_type": "A" if self.parent_id is not None else "0",
+            "order_clearing_account": self.account,
+            "size_and_fills": f"{ticket.quantity:g}" if filled else f"{self.filled_quantity:g}",
+            "exit_strategy_display_price": f"{price:.{decimals}f}" if price is not None else "",
+            "exit_strategy_chart_description": description,
+            "average_price": f"{price:.{decimals}f}" if price is not None else "",
+            "exit_strategy_tool_availability": "1",
+            "allowed_duplicate_opposite": True,
+            "order_time": _execution_time(self.placed_at),
+        }
 
     def _is_stop(self) -> bool:
         return self.ticket.order_type in NEEDS_STOP or self.ticket.order_type in NEEDS_TRAIL

@@ -15,6 +15,7 @@ Accounting rules (USD base currency, no commissions, no settlement delay):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from math import fsum
 from typing import Any
@@ -134,6 +135,18 @@ class Portfolio:
 
     def cash(self, currency: str = _BASE) -> float:
         return self._cash.get(currency, 0.0)
+
+    def quantity(self, conid: int) -> float:
+        """The signed position in ``conid`` (0 when none)."""
+        position = self._positions.get(conid)
+        return position.quantity if position is not None else 0.0
+
+    def hypothetical(self) -> Portfolio:
+        """A copy to try trades on (what-if): the same market, its own cash and positions."""
+        copy = Portfolio(self.account_id, 0.0, self._market)
+        copy._cash = dict(self._cash)
+        copy._positions = {c: dataclasses.replace(p) for c, p in self._positions.items()}
+        return copy
 
     # -- views -----------------------------------------------------------------------
 

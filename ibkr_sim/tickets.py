@@ -1,5 +1,9 @@
 """Order tickets: the JSON order objects the gateway accepts, checked before anything rests.
 
+Several order objects in one request can form a group (IBKR's spec): a child carries
+``parentId`` = its parent's ``cOID`` (a bracket), and ``isSingleGroup: true`` makes all
+the request's orders one OCA group.
+
 ``parse_ticket`` turns one order object of ``POST /iserver/account/{acct}/orders`` (or
 the single object of a modify) into an ``OrderTicket``, or returns the text of the
 ``{"error": ...}`` answer the gateway sends for it (HTTP 200, like every order reject).
@@ -47,6 +51,8 @@ class OrderTicket:
     trailing_amount: float | None = None
     trailing_percent: bool = False
     coid: str | None = None
+    parent_coid: str | None = None  # a bracket's child: the parent's cOID (``parentId``)
+    single_group: bool = False  # ``isSingleGroup``: the request's orders are one OCA group
 
     @property
     def conid(self) -> int:
@@ -82,6 +88,10 @@ def parse_ticket(order: Mapping[str, object]) -> OrderTicket | str:
     if order_type in NEEDS_TRAIL and trailing_type not in ("amt", "%"):
         return f"Invalid trailingType {trailing_type!r}: use 'amt' or '%'"
     coid = order.get("cOID")
+    parent = order.get("parentId")
+    single_group = order.get("isSingleGroup", False)
+    if not isinstance(single_group, bool):
+        return f"Invalid isSingleGroup {single_group!r}: use true or false"
     return OrderTicket(
         instrument=instrument,
         side=side,
@@ -93,6 +103,8 @@ def parse_ticket(order: Mapping[str, object]) -> OrderTicket | str:
         trailing_amount=trailing_amount,
         trailing_percent=trailing_type == "%",
         coid=str(coid) if coid not in (None, "") else None,
+        parent_coid=str(parent) if parent not in (None, "") else None,
+        single_group=single_group,
     )
 
 

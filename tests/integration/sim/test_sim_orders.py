@@ -245,5 +245,7 @@ def test_portfolio_endpoints_check_the_account(trader: Api) -> None:
 
 
 def test_partitioned_pnl_lists_each_account(trader: Api) -> None:
+    first = trader.get("/iserver/account/pnl/partitioned").json()
+    assert first == {"upnl": {}}  # the first request of a brokerage session, as in the spec
     pnl = trader.get("/iserver/account/pnl/partitioned").json()
     assert list(pnl["upnl"]) == [f"{ACCOUNT}.Core"]

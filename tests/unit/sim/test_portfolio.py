@@ -128,6 +128,7 @@ def test_the_other_account_is_untouched(broker: Broker) -> None:
 
 def test_pnl_partitioned_reports_each_account(broker: Broker) -> None:
     _fill(broker, AAPL, "BUY", 10)
+    assert broker.pnl() == {"upnl": {}}  # the session's first request: empty (IBKR's spec)
     rows = broker.pnl()["upnl"]
     assert isinstance(rows, dict)
     assert set(rows) == {f"{ACCOUNT}.Core", "U7654321.Core"}
