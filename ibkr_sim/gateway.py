@@ -66,6 +66,7 @@ from ibkr_sim.routing import Call, Route, RouteTable
 from ibkr_sim.server import HttpsServer, IncomingRequest
 from ibkr_sim.session_endpoints import SessionEndpoints
 from ibkr_sim.session_model import SessionModel
+from ibkr_sim.streams import StreamFrame, StreamHub
 
 __all__ = ["SimRequest", "SimulatedGateway"]
 
@@ -132,7 +133,8 @@ class SimulatedGateway:
         self._routes = RouteTable(self._build_routes())
         self._requests: list[SimRequest] = []
         self._certificate: SelfSignedCert = generate_self_signed()
-        self._server = HttpsServer(self._dispatch, self._tls_context())
+        self._streams = StreamHub(self.clock, self._lock, self._session, self.market, self.book)
+        self._server = HttpsServer(self._dispatch, self._tls_context(), self._streams.serve)
         self._questions_cancel = questions_cancel_on_other_request
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -144,7 +146,8 @@ class SimulatedGateway:
         return self.url
 
     def stop(self) -> None:
-        """Stop listening and close every connection."""
+        """Stop listening and close every connection (WebSockets included)."""
+        self._streams.close()
         self._server.down()
 
     def __enter__(self) -> Self:
@@ -209,6 +212,7 @@ class SimulatedGateway:
         with self._lock:
             self.market.set_price(conid, price)
             self.book.process()
+        self._streams.touch()
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -247,7 +251,26 @@ class SimulatedGateway:
         with self._lock:
             self._faults.drop(n, path)
 
+    def drop_streams(self) -> int:
+        """Cut every open WebSocket at once, without a closing handshake; returns how many."""
+        return self._streams.drop()
+
+    def silence_streams(self, seconds: float) -> int:
+        """Keep every open WebSocket open but mute (no ``hb``, no data, client messages
+        unread) for ``seconds`` of the clock; returns how many."""
+        return self._streams.silence(seconds)
+
     # -- inspection ------------------------------------------------------------------------
+
+    @property
+    def stream_log(self) -> list[StreamFrame]:
+        """Every WebSocket text frame sent and received, oldest first (``StreamFrame``)."""
+        return self._streams.log
+
+    @property
+    def open_streams(self) -> int:
+        """How many WebSockets are open now."""
+        return self._streams.open_count
 
     @property
     def requests(self) -> list[SimRequest]:
@@ -299,6 +322,7 @@ class SimulatedGateway:
             )
             self._requests.append(record)
         log.debug("sim.request", method=method, path=logged_path, status=reply.status)
+        self._streams.touch()
         return None if dropped else reply
 
     def _process_safely(self, method: str, path: str | None, incoming: IncomingRequest) -> Reply:

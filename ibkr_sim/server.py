@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ibkr_session.logs import get_logger
 from ibkr_sim.replies import Reply
 
-__all__ = ["HttpsServer", "IncomingRequest"]
+__all__ = ["HttpsServer", "IncomingRequest", "UpgradeRequest", "Upgrader"]
 
 log = get_logger(__name__)
 
@@ -46,11 +46,34 @@ class IncomingRequest:
 Dispatcher = Callable[[IncomingRequest], Reply | None]
 
 
+@dataclass(frozen=True)
+class UpgradeRequest:
+    """A ``GET`` asking for ``Upgrade: websocket``: the socket changes hands.
+
+    ``head`` is the request line and headers as received (CRLF-terminated, ending with
+    the blank line), so a WebSocket protocol can parse and answer the handshake itself;
+    ``connection`` is the TLS socket, owned by the upgrader until it returns.
+    """
+
+    path: str
+    query: dict[str, str]
+    head: bytes
+    connection: socket.socket
+
+
+# Runs on the connection's thread for the WebSocket's whole life; the connection is
+# closed when it returns.
+Upgrader = Callable[[UpgradeRequest], None]
+
+
 class HttpsServer:
     """A threaded HTTPS server that can be taken down and brought back on the same port."""
 
-    def __init__(self, dispatch: Dispatcher, context: ssl.SSLContext) -> None:
+    def __init__(
+        self, dispatch: Dispatcher, context: ssl.SSLContext, upgrade: Upgrader | None = None
+    ) -> None:
         self._dispatch = dispatch
+        self._upgrade = upgrade
         self._context = context
         self._address: tuple[str, int] | None = None
         self._listener: _Listener | None = None
@@ -133,6 +156,13 @@ class HttpsServer:
     def dispatch(self, request: IncomingRequest) -> Reply | None:
         return self._dispatch(request)
 
+    def upgrade(self, request: UpgradeRequest) -> bool:
+        """Hand a WebSocket upgrade to the upgrader; ``False`` when there is none."""
+        if self._upgrade is None:
+            return False
+        self._upgrade(request)
+        return True
+
 
 class _Listener(ThreadingHTTPServer):
     daemon_threads = True
@@ -160,6 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
 
     def do_GET(self) -> None:
+        if "websocket" in self.headers.get("Upgrade", "").lower() and self._upgrade():
+            return
         self._serve()
 
     def do_POST(self) -> None:
@@ -189,6 +221,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _upgrade(self) -> bool:
+        """Give the socket to the WebSocket side; the connection ends when it is done."""
+        parts = urlsplit(self.path)
+        lines = [f"{self.requestline}\r\n".encode("latin-1")]
+        lines += [f"{name}: {value}\r\n".encode("latin-1") for name, value in self.headers.items()]
+        request = UpgradeRequest(
+            path=unquote(parts.path),
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            head=b"".join([*lines, b"\r\n"]),
+            connection=self.connection,
+        )
+        upgraded = cast(_Listener, self.server).owner.upgrade(request)
+        if upgraded:
+            self.close_connection = True
+        return upgraded
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")

@@ -13,6 +13,7 @@ waiting.
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
 import secrets
 from collections.abc import Callable, Sequence
@@ -88,14 +89,20 @@ class SessionModel:
     def observe(self) -> None:
         """Apply what the passing of time did since the previous request, then count
         this request as activity."""
+        now, monotonic = self.catch_up()
+        self._last_activity = monotonic
+        self.last_request_at = now
+
+    def catch_up(self) -> tuple[_dt.datetime, float]:
+        """Apply what the passing of time did since last looked, without counting any
+        activity (the streams look between requests); returns the clock's readings."""
         now, monotonic = self._clock.now(), self._clock.monotonic()
         if self._reset.started_between(self._last_seen, now):
             self._lose_brokerage("nightly reset")
         elif monotonic - self._last_activity >= self._idle_timeout:
             self._lose_brokerage("idle timeout")
         self._last_seen = max(self._last_seen, now)
-        self._last_activity = monotonic
-        self.last_request_at = now
+        return now, monotonic
 
     def in_reset(self) -> bool:
         return self._reset.window_at(self._clock.now()) is not None
