@@ -133,7 +133,9 @@ class SimulatedGateway:
         self._routes = RouteTable(self._build_routes())
         self._requests: list[SimRequest] = []
         self._certificate: SelfSignedCert = generate_self_signed()
-        self._streams = StreamHub(self.clock, self._lock, self._session, self.market, self.book)
+        self._streams = StreamHub(
+            self.clock, self._lock, self._session, self.market, self.book, accounts=accounts
+        )
         self._server = HttpsServer(self._dispatch, self._tls_context(), self._streams.serve)
         self._questions_cancel = questions_cancel_on_other_request
 

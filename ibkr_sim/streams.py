@@ -39,8 +39,7 @@ import collections
 import datetime as _dt
 import json
 import threading
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -132,6 +131,7 @@ class StreamHub:
         market: Market,
         broker: Broker,
         *,
+        accounts: Sequence[str],
         heartbeat: float = 10.0,
         smd_lifetime: float = 900.0,
     ) -> None:
@@ -140,6 +140,7 @@ class StreamHub:
         self._session = session
         self._market = market
         self._broker = broker
+        self._accounts = tuple(accounts)
         self._heartbeat = heartbeat
         self._smd_lifetime = smd_lifetime
         self._lock = threading.Lock()
@@ -241,7 +242,7 @@ class StreamHub:
     def _refusal(self, path: str, request: Request) -> HTTPStatus | None:
         if path != WS_PATH:
             return HTTPStatus.NOT_FOUND
-        cookie = _session_cookie(request.headers.get_all("Cookie"))
+        cookie = msg.session_cookie(request.headers.get_all("Cookie"))
         with self._gateway_lock:
             session = self._session
             if not session.sso or cookie is None or cookie != session.sso_session_id:
@@ -358,7 +359,7 @@ class StreamHub:
             if changed:
                 out.append(msg.orders(changed))
         if stream.pnl is not None:
-            rows = _changed_rows(stream.pnl, self._broker.pnl()["upnl"])
+            rows = _changed_rows(stream.pnl, self._pnl_rows())
             if rows:
                 out.append(msg.pnl(rows))
         if stream.trades is not None:
@@ -452,24 +453,27 @@ class StreamHub:
                 stream.orders.update({r["orderId"]: r for r in rows})
                 out.append(msg.orders(rows))
             elif command.topic == "spl":
-                stream.pnl = dict(self._broker.pnl()["upnl"])
+                stream.pnl = dict(self._pnl_rows())
                 out.append(msg.pnl(stream.pnl))
             elif command.topic == "str":
-                out += self._subscribe_trades(stream, command.args, now)
+                out += self._subscribe_trades(stream, command.args)
         for message in out:
             self._send(stream, message)
 
-    def _subscribe_trades(
-        self, stream: _Stream, args: Mapping[str, Any], now: _dt.datetime
-    ) -> list[dict[str, Any]]:
-        rows = self._broker.trades()
+    def _subscribe_trades(self, stream: _Stream, args: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """``str``: the executions of the last ``days`` days (today's by default) first,
+        unless ``realtimeUpdatesOnly``; then each new one."""
+        days = args.get("days")
+        rows = self._broker.trades(days=days if isinstance(days, int) else None)
         stream.trades = {t["execution_id"] for t in rows}
         if args.get("realtimeUpdatesOnly") is True:
             return []
-        days = args.get("days", 1)
-        days = days if isinstance(days, int) and days > 0 else 1
-        since = _ms(now) - days * 86_400_000
-        return [msg.trades([t for t in rows if t["trade_time_r"] >= since])]
+        return [msg.trades(rows)]
+
+    def _pnl_rows(self) -> dict[str, dict[str, Any]]:
+        """``{"<acct>.Core": row}`` as ``/iserver/account/pnl/partitioned`` lists it (read
+        from the portfolios: the endpoint's empty first answer is the endpoint's own)."""
+        return {f"{a}.Core": self._broker.portfolio(a).pnl_row() for a in self._accounts}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -523,22 +527,6 @@ def _changed_rows(
     changed = {key: row for key, row in rows.items() if sent.get(key) != row}
     sent.update(changed)
     return changed
-
-
-def _session_cookie(headers: list[str]) -> str | None:
-    """The session id of the cookie ``api={"session":"..."}`` (raw or percent-encoded)."""
-    for header in headers:
-        for part in header.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name.strip() != "api":
-                continue
-            try:
-                payload = json.loads(urllib.parse.unquote(value.strip()))
-            except ValueError:
-                continue
-            if isinstance(payload, dict) and isinstance(payload.get("session"), str):
-                return str(payload["session"])
-    return None
 
 
 def _ms(when: _dt.datetime) -> int:

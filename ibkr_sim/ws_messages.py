@@ -27,6 +27,7 @@ Gateway → client (JSON objects with a ``topic``)::
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "orders",
     "parse_command",
     "pnl",
+    "session_cookie",
     "status",
     "tic_answer",
     "trades",
@@ -85,6 +87,22 @@ def _arguments(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def session_cookie(headers: Sequence[str]) -> str | None:
+    """The session id of the cookie ``api={"session":"..."}`` (raw or percent-encoded)."""
+    for header in headers:
+        for part in header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name.strip() != "api":
+                continue
+            try:
+                payload = json.loads(urllib.parse.unquote(value.strip()))
+            except ValueError:
+                continue
+            if isinstance(payload, dict) and isinstance(payload.get("session"), str):
+                return str(payload["session"])
+    return None
 
 
 def encode(message: Mapping[str, Any]) -> str:
