@@ -24,6 +24,7 @@ from ibkr_api import validation as v
 from ibkr_api.orders import RESENDS, OrderDesk, new_coid
 from ibkr_api.retry import CANCELS, READS
 from ibkr_api.snapshot import GenerationMemory, SnapshotReader, ask_until
+from ibkr_api.stream import Stream
 from ibkr_session.errors import IbkrAPIError, InvalidRequestError
 from ibkr_session.logs import get_logger
 from ibkr_session.manager import SessionManager
@@ -131,6 +132,11 @@ class IbkrClient:
     def session(self) -> SessionManager:
         """The ``SessionManager`` this client talks through."""
         return self._session
+
+    def stream(self, **options: Any) -> Stream:
+        """Quotes, orders, P&L and trades over the gateway's WebSocket, kept alive through
+        every session event (``ibkr_api.stream``); ``options`` go to ``Stream``."""
+        return Stream(self, **options)
 
     def close(self) -> None:
         """Close the session manager, if this client created it."""
