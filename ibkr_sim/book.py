@@ -11,7 +11,15 @@ Public methods (what the HTTP side codes against):
 - ``summary(acct) -> dict`` — ``/portfolio/{acct}/summary`` (timestamps in ms).
 - ``ledger(acct) -> dict`` — ``/portfolio/{acct}/ledger`` (per currency + BASE, seconds).
 - ``positions(acct, page) -> list`` — ``/portfolio/{acct}/positions/{page}`` (≤ 100).
-- ``pnl() -> dict`` — ``/iserver/account/pnl/partitioned``.
+- ``pnl() -> dict`` — ``/iserver/account/pnl/partitioned`` (empty the first time in a
+  brokerage session).
+- ``position(acct, conid)``, ``allocation(acct)`` — ``/portfolio/{acct}/position/{conid}``,
+  ``/portfolio/{acct}/allocation``; ``performance(accts, period)``,
+  ``transactions(accts, conids, currency, days)`` — ``/pa/*`` (``ibkr_sim.analysis``).
+- ``preview(acct, orders) -> dict`` — what-if (``ibkr_sim.whatif``): nothing is placed.
+- ``order_status(order_id) -> dict`` — one order of this brokerage session (else 503).
+- ``alerts``, ``watchlists``, ``notifications`` — the user's alerts (checked against
+  prices by ``process()``), watchlists and FYIs.
 - ``trades(acct=None) -> list`` — ``/iserver/account/trades``.
 - ``orders(acct=None, filters=None) -> dict`` — ``/iserver/account/orders``:
   ``{"orders": [...], "snapshot": true}``; ``filters`` like ``"filled"`` or
@@ -52,13 +60,18 @@ from zoneinfo import ZoneInfo
 
 from ibkr_session.clock import Clock
 from ibkr_sim.accounts import iserver_accounts, portfolio_accounts
+from ibkr_sim.alerts import AlertBook
+from ibkr_sim.analysis import performance, transactions
 from ibkr_sim.executions import Execution
 from ibkr_sim.market import Market
+from ibkr_sim.notifications import Notifications
 from ibkr_sim.orders import SimOrder
 from ibkr_sim.portfolio import Portfolio
 from ibkr_sim.questions import Question, questions_for
 from ibkr_sim.refusal import Refusal, UnknownAccountError, UnknownReplyError
+from ibkr_sim.secdefs import classification, trsrv_secdef_row
 from ibkr_sim.tickets import OrderTicket, parse_ticket
+from ibkr_sim.watchlists import Watchlists
 from ibkr_sim.whatif import what_if
 
 __all__ = ["Broker"]
@@ -101,6 +114,10 @@ class Broker:
         self._market = market
         self._accounts = tuple(accounts)
         self._portfolios = {a: Portfolio(a, cash, market) for a in self._accounts}
+        self._opening_cash = cash
+        self.alerts = AlertBook()
+        self.watchlists = Watchlists()
+        self.notifications = Notifications(self._now())
         self._orders: dict[int, SimOrder] = {}
         self._by_coid: dict[str, SimOrder] = {}
         self._pending: dict[str, _Pending] = {}
@@ -113,6 +130,14 @@ class Broker:
         self._reply_ids = random.Random(_REPLY_ID_SEED)  # reproducible runs, unique ids
 
     # -- accounts and portfolio ------------------------------------------------------
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return self._accounts
+
+    def now(self) -> float:
+        """The clock's reading as epoch seconds."""
+        return self._now()
 
     def portfolio(self, acct: str) -> Portfolio:
         portfolio = self._portfolios.get(acct)
@@ -134,6 +159,52 @@ class Broker:
 
     def positions(self, acct: str, page: int = 0) -> list[dict[str, Any]]:
         return self.portfolio(acct).positions_page(page)
+
+    def position(self, acct: str, conid: int) -> list[dict[str, Any]]:
+        """``/portfolio/{acct}/position/{conid}``: the position with its contract's
+        details, or an empty list."""
+        rows = [r for r in self.portfolio(acct).positions_page(0) if r["conid"] == conid]
+        instrument = self._market.instrument(conid) if rows else None
+        if instrument is None:
+            return []
+        details = trsrv_secdef_row(instrument)
+        return [{**details, **row, "pageSize": 100} for row in rows]
+
+    def allocation(self, acct: str) -> dict[str, Any]:
+        """``/portfolio/{acct}/allocation``: long and short value by asset class, sector
+        and group (cash counts under ``CASH`` and ``Others``)."""
+        portfolio = self.portfolio(acct)
+        answer: dict[str, dict[str, dict[str, float]]] = {
+            view: {"long": {}, "short": {}} for view in ("assetClass", "sector", "group")
+        }
+
+        def add(view: str, key: str, value: float) -> None:
+            side = answer[view]["long" if value >= 0 else "short"]
+            side[key] = round(side.get(key, 0.0) + value, 2)
+
+        for instrument, _, value in portfolio.marked_positions():
+            sector, group, _, _ = classification(instrument)
+            add("assetClass", instrument.sec_type, value)
+            add("sector", sector, value)
+            add("group", group, value)
+        for currency, amount in portfolio.cash_balances().items():
+            value = amount * portfolio.rate(currency)
+            if value:
+                for view in ("assetClass", "sector", "group"):
+                    add(view, "CASH" if view == "assetClass" else "Others", value)
+        return answer
+
+    def performance(self, accounts: Sequence[str], period: str) -> dict[str, Any]:
+        """``POST /pa/performance`` over ``accounts`` (consolidated)."""
+        portfolios = [self.portfolio(a) for a in accounts]
+        return performance(portfolios, self._opening_cash, period, self._now())
+
+    def transactions(
+        self, accounts: Sequence[str], conids: Sequence[int], currency: str, days: int
+    ) -> dict[str, Any]:
+        """``POST /pa/transactions``: the accounts' trades in ``conids``."""
+        portfolios = [self.portfolio(a) for a in accounts]
+        return transactions(self._executions, portfolios, conids, currency, days, self._now())
 
     def pnl(self) -> dict[str, Any]:
         """Empty on the first request of a brokerage session, as IBKR's spec says."""
@@ -284,6 +355,7 @@ class Broker:
             if key not in trades:
                 trades[key] = self._trades_since(*key, now)
             self._work(order, trades[key], now)
+        self.alerts.check(self._market.last_or_none)
 
     def reset_session(self) -> None:
         self._pending.clear()

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ibkr_sim.instruments import UNIVERSE, Instrument
+from ibkr_sim.options import listed_months, optionable
 
 __all__ = ["contract_info", "search_contracts"]
 
 
 def search_contracts(
-    symbol: str, sec_type: str | None = None, *, name: bool = False
+    symbol: str, sec_type: str | None = None, *, name: bool = False, now: float = 0.0
 ) -> list[dict[str, Any]]:
     """Entries matching ``symbol`` (or a company name containing it when ``name``)."""
     wanted = symbol.strip().upper()
@@ -33,7 +34,7 @@ def search_contracts(
         if _matches(instrument, wanted, name=name)
         and (kind == instrument.sec_type if kind else instrument.sec_type != "OPT")
     ]
-    return [_search_entry(instrument) for instrument in matches]
+    return [_search_entry(instrument, now) for instrument in matches]
 
 
 def contract_info(instrument: Instrument) -> dict[str, Any]:
@@ -78,10 +79,10 @@ def _matches(instrument: Instrument, wanted: str, *, name: bool) -> bool:
     return wanted in (instrument.symbol, instrument.local_symbol.upper())
 
 
-def _search_entry(instrument: Instrument) -> dict[str, Any]:
+def _search_entry(instrument: Instrument, now: float) -> dict[str, Any]:
     description = instrument.exchange if instrument.sec_type != "OPT" else instrument.text
     sections = _sections(instrument)
-    months = _option_months(instrument.conid)
+    months = _option_months(instrument.conid, now)
     if months:
         sections.append({"secType": "OPT", "months": months, "exchange": "SMART;AMEX;CBOE"})
     return {
@@ -109,9 +110,12 @@ def _options_of(conid: int) -> Iterable[Instrument]:
     return (i for i in UNIVERSE.values() if i.sec_type == "OPT" and i.underlying_conid == conid)
 
 
-def _option_months(conid: int) -> str:
-    months = sorted({o.expiry[:6] for o in _options_of(conid) if o.expiry})
-    return ";".join(_month_code(month + "01") for month in months)
+def _option_months(conid: int, now: float) -> str:
+    """The chain's listed months (``ibkr_sim.options``) and the hand-made option's."""
+    months = {o.expiry[:6] for o in _options_of(conid) if o.expiry}
+    if optionable(conid):
+        months.update(f"{year}{month:02d}" for year, month in listed_months(now))
+    return ";".join(_month_code(month + "01") for month in sorted(months))
 
 
 def _month_code(yyyymmdd: str) -> str:

@@ -43,6 +43,7 @@ from typing import Self
 
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.logs import get_logger
+from ibkr_sim.account_endpoints import AccountEndpoints
 from ibkr_sim.book import Broker
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed
 from ibkr_sim.faults import FaultPlan
@@ -53,6 +54,7 @@ from ibkr_sim.nightly import NightlyReset
 from ibkr_sim.order_endpoints import OrderEndpoints
 from ibkr_sim.pacing import HISTORY_BUSY_MESSAGE, Admission, ServerPacing
 from ibkr_sim.portfolio_endpoints import PortfolioEndpoints
+from ibkr_sim.reference_endpoints import ReferenceEndpoints
 from ibkr_sim.refusal import Refusal
 from ibkr_sim.replies import (
     Reply,
@@ -361,6 +363,8 @@ class SimulatedGateway:
             *MarketEndpoints(self.market).routes(),
             *PortfolioEndpoints(self.book).routes(),
             *OrderEndpoints(self.book, self._session).routes(),
+            *ReferenceEndpoints(self.market, self.book).routes(),
+            *AccountEndpoints(self.book).routes(),
         ]
 
     def _tls_context(self) -> ssl.SSLContext:

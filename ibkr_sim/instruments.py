@@ -161,4 +161,10 @@ UNIVERSE: Mapping[int, Instrument] = MappingProxyType({i.conid: i for i in _ALL}
 
 
 def find_instrument(conid: int) -> Instrument | None:
-    return UNIVERSE.get(conid)
+    """A contract of the universe, or of an option chain (``ibkr_sim.options``)."""
+    found = UNIVERSE.get(conid)
+    if found is None:
+        from ibkr_sim.options import option_instrument  # options builds on this module
+
+        return option_instrument(conid)
+    return found

@@ -16,6 +16,10 @@ Public methods (what the HTTP side codes against):
 - ``reset_subscriptions() -> None`` — the brokerage session ended (re-auth, nightly reset):
   the pre-flight repeats and orders warn about missing market data (o354) again.
 - ``has_market_data(conid) -> bool`` — whether this session has a subscription.
+- ``unsubscribe(conid) -> bool`` — close one market-data line (pre-flight again).
+- ``strikes(conid, sec_type, month) -> dict`` — ``/iserver/secdef/strikes``
+  (``ibkr_sim.options``); ``secdef_info(conid, sec_type, month, strike, right) -> list``
+  — ``/iserver/secdef/info``.
 - ``history(conid, period, bar, outside_rth=False) -> dict`` — the history answer;
   raises ``HistoryError`` (a ``ValueError`` with ``.status``/``.body``) for an unknown
   conid or a bad period/bar.
@@ -43,8 +47,19 @@ from ibkr_sim.formatting import (
 from ibkr_sim.history import build_history
 from ibkr_sim.hours import Session
 from ibkr_sim.instruments import Instrument, find_instrument
+from ibkr_sim.options import (
+    STRIKES_EACH_SIDE,
+    OptionKey,
+    listed_months,
+    option_conid,
+    optionable,
+    parse_month,
+    strike_grid,
+    strike_step,
+)
 from ibkr_sim.pricepath import PricePath
 from ibkr_sim.refusal import HistoryError, Refusal
+from ibkr_sim.secdefs import secdef_info_row
 
 __all__ = ["Market", "Quote"]
 
@@ -78,13 +93,16 @@ class Market:
         self._clock = clock
         self._path = PricePath(seed)
         self._subscriptions: dict[int, str] = {}
+        self._searched: set[int] = set()  # conids secdef/search returned this session
 
     # -- contracts -------------------------------------------------------------------
 
     def search(
         self, symbol: str, sec_type: str | None = None, name: bool = False
     ) -> list[dict[str, Any]]:
-        return search_contracts(symbol, sec_type, name=name)
+        found = search_contracts(symbol, sec_type, name=name, now=self._now())
+        self._searched.update(int(entry["conid"]) for entry in found)
+        return found
 
     def contract_info(self, conid: int) -> dict[str, Any] | None:
         instrument = find_instrument(conid)
@@ -176,7 +194,9 @@ class Market:
         return conid in self._subscriptions
 
     def reset_subscriptions(self) -> None:
+        """The brokerage session ended: market-data lines and searches are forgotten."""
         self._subscriptions.clear()
+        self._searched.clear()
 
     def snapshot_fields(self, conid: int, fields: Iterable[str]) -> dict[str, Any]:
         """One snapshot row: strings as IBKR formats them, after a per-session pre-flight."""
@@ -218,6 +238,80 @@ class Market:
             "7741": format_price(quote.prior_close, digits),
             "7762": str(round(quote.volume)),
         }
+
+    def instrument(self, conid: int) -> Instrument | None:
+        """The contract of ``conid`` (option chains included), or ``None``."""
+        return find_instrument(conid)
+
+    def last_or_none(self, conid: int) -> float | None:
+        """The last trade of ``conid``, or ``None`` for an unknown conid."""
+        return self.price(conid) if find_instrument(conid) is not None else None
+
+    def now(self) -> float:
+        """The clock's reading as epoch seconds."""
+        return self._now()
+
+    def unsubscribe_all(self) -> None:
+        """Close every market-data line (searches are remembered)."""
+        self._subscriptions.clear()
+
+    def unsubscribe(self, conid: int) -> bool:
+        """Close one market-data line; the next snapshot is a pre-flight again."""
+        return self._subscriptions.pop(conid, None) is not None
+
+    # -- option chains and security definitions --------------------------------------
+
+    def strikes(self, conid: int, sec_type: str, month: str) -> dict[str, list[float]]:
+        """``/iserver/secdef/strikes``: empty lists unless the underlying was searched in
+        this brokerage session (IBKR's precondition) and ``month`` is listed."""
+        empty: dict[str, list[float]] = {"call": [], "put": []}
+        wanted = parse_month(month)
+        if sec_type.upper() != "OPT" or not optionable(conid) or conid not in self._searched:
+            return empty
+        if wanted not in listed_months(self._now()):
+            return empty
+        grid = strike_grid(self.price(conid))
+        return {"call": grid, "put": list(grid)}
+
+    def secdef_info(
+        self,
+        conid: int,
+        sec_type: str,
+        month: str | None = None,
+        strike: float | None = None,
+        right: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """``/iserver/secdef/info``: the contract itself, or a chain's contracts of one
+        month and strike (both rights unless ``right`` is ``C`` or ``P``)."""
+        instrument = self._known(conid)
+        kind = sec_type.upper()
+        if kind != "OPT" or instrument.sec_type == "OPT":
+            if instrument.sec_type != kind:
+                raise Refusal(f"Bad Request: conid {conid} is not a {kind}")
+            return [secdef_info_row(instrument)]
+        if not optionable(conid):
+            raise Refusal(f"Bad Request: conid {conid} has no options")
+        wanted = parse_month(month or "")
+        if wanted is None or strike is None:
+            raise Refusal("Bad Request: month and strike are required for OPT")
+        if wanted not in listed_months(self._now()) or not self._listed_strike(conid, strike):
+            return []
+        rights = [right.upper()[:1]] if right else ["C", "P"]
+        rows = []
+        for letter in rights:
+            if letter not in ("C", "P"):
+                raise Refusal(f"Bad Request: right must be C or P, got {right!r}")
+            key = OptionKey(conid, wanted[0], wanted[1], strike, letter)
+            rows.append(secdef_info_row(self._known(option_conid(key))))
+        return rows
+
+    def _listed_strike(self, conid: int, strike: float) -> bool:
+        """On the strike grid around the price (with room for the price to have moved)."""
+        price = self.price(conid)
+        step = strike_step(price)
+        steps = strike / step
+        near = abs(strike - price) <= 2 * STRIKES_EACH_SIDE * step
+        return near and strike > 0 and abs(steps - round(steps)) < 1e-9
 
     # -- history ---------------------------------------------------------------------
 

@@ -136,6 +136,26 @@ class Portfolio:
     def cash(self, currency: str = _BASE) -> float:
         return self._cash.get(currency, 0.0)
 
+    def cash_balances(self) -> dict[str, float]:
+        """Cash per currency, base currency first."""
+        return {ccy: self.cash(ccy) for ccy in self._currencies()}
+
+    def rate(self, currency: str) -> float:
+        """USD per unit of ``currency`` at the market's last trade."""
+        return self._rate(currency)
+
+    def realized_by_conid(self) -> dict[int, float]:
+        """Realized P&L per contract ever held."""
+        return {c: p.realized for c, p in self._positions.items() if p.realized}
+
+    def marked_positions(self) -> list[tuple[Instrument, float, float]]:
+        """Open positions as (instrument, signed quantity, market value in USD)."""
+        return [
+            (m.position.instrument, m.position.quantity,
+             m.market_value * self._rate(m.position.instrument.currency))
+            for m in self._marks()
+        ]  # fmt: skip
+
     def quantity(self, conid: int) -> float:
         """The signed position in ``conid`` (0 when none)."""
         position = self._positions.get(conid)

@@ -1,4 +1,5 @@
-"""Portfolio endpoints: accounts, summary, ledger, positions.
+"""Portfolio endpoints: accounts, summary, ledger, positions (all, or one contract's),
+allocation.
 
 They need only the SSO session, so they keep answering while the brokerage session is
 down or the nightly reset runs. The ``Broker`` computes the bodies; this module maps
@@ -8,6 +9,7 @@ paths to it.
 from __future__ import annotations
 
 from ibkr_sim.book import Broker
+from ibkr_sim.market_endpoints import parse_conid
 from ibkr_sim.replies import Reply, json_reply
 from ibkr_sim.routing import Access, Call, Route, bad_request
 
@@ -29,6 +31,8 @@ class PortfolioEndpoints:
             Route("GET", "/portfolio/{acct}/ledger", self.ledger, sso),
             Route("GET", "/portfolio/{acct}/positions/{page}", self.positions, sso),
             Route("POST", "/portfolio/{acct}/positions/invalidate", self.invalidate, sso),
+            Route("GET", "/portfolio/{acct}/position/{conid}", self.position, sso),
+            Route("GET", "/portfolio/{acct}/allocation", self.allocation, sso),
         ]
 
     def accounts(self, call: Call) -> Reply:
@@ -45,6 +49,13 @@ class PortfolioEndpoints:
         if not page.isdigit():
             raise bad_request(f"page must be a number from 0, got {page!r}")
         return json_reply(self._broker.positions(call.params["acct"], int(page)))
+
+    def position(self, call: Call) -> Reply:
+        conid = parse_conid(call.params["conid"])
+        return json_reply(self._broker.position(call.params["acct"], conid))
+
+    def allocation(self, call: Call) -> Reply:
+        return json_reply(self._broker.allocation(call.params["acct"]))
 
     def invalidate(self, call: Call) -> Reply:
         """The simulator keeps no stale cache; it still checks the account."""

@@ -35,7 +35,10 @@ def test_search_by_name_and_misses(market: Market) -> None:
 def test_a_stock_entry_advertises_its_option_months(market: Market) -> None:
     sections = market.search("AAPL")[0]["sections"]
     assert sections[0] == {"secType": "STK"}
-    assert {"secType": "OPT", "months": "DEC26", "exchange": "SMART;AMEX;CBOE"} in sections
+    (options,) = [section for section in sections if section["secType"] == "OPT"]
+    assert options["exchange"] == "SMART;AMEX;CBOE"
+    # the listed chain (six months from January 2026) and the hand-made DEC26 option
+    assert options["months"] == "JAN26;FEB26;MAR26;APR26;MAY26;JUN26;DEC26"
 
 
 def test_search_entry_matches_the_recording(
