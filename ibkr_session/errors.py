@@ -4,7 +4,8 @@ Every failure a worker can meet is one of these, so ``except IbkrError`` is a co
 safety net and each branch says what to do about it::
 
     IbkrError
-    ├── GatewayUnreachableError     connection refused, DNS, TLS handshake, connect timeout
+    ├── GatewayUnreachableError     connection refused, DNS, TLS handshake, connect timeout,
+    │                               read timeout, total deadline; .maybe_sent, .method, .path
     ├── InsecureGatewayError        remote gateway without pin/CA and without insecure=True
     ├── InvalidRequestError         also a ValueError; raised before any request is sent
     ├── ResetWindowError            .retry_after (s), .resumes_at (datetime)
@@ -15,6 +16,7 @@ safety net and each branch says what to do about it::
         ├── CompetingSessionError   competing=true; str() contains "competing"
         ├── RateLimitedError        429; .retry_after
         ├── GatewayUnavailableError 5xx, empty 503
+        ├── UnreadableAnswerError   2xx that cannot be read: not JSON, too deep, too large
         └── OrderRejectedError      200 with {"error": ...} on order endpoints
             └── DuplicateOrderError "Local order ID=<cOID> is already registered"; .coid,
                                     .existing (the live order holding that cOID, if found)
@@ -46,23 +48,37 @@ __all__ = [
     "OrderRejectedError",
     "RateLimitedError",
     "ResetWindowError",
+    "UnreadableAnswerError",
 ]
 
 
 class IbkrError(Exception):
-    """Base of every error this library raises."""
+    """Base of every error this library raises.
+
+    ``coid``: when the failure concerns an order placement, that order's customer order
+    id, so the worker can look the order up before trying again; else ``None``.
+    """
+
+    coid: str | None = None
 
 
 class GatewayUnreachableError(IbkrError):
     """The gateway could not be reached at all: nothing was answered.
 
     ``maybe_sent`` is true when the connection broke after the request may have left
-    (read timeout, connection reset mid-answer): the gateway may have acted on it.
+    (read timeout, connection reset mid-answer, the total deadline passed): the gateway may
+    have acted on it. It is false only when the request surely never left (refused, DNS,
+    connect timeout, a TLS handshake that failed or stalled). ``method`` and ``path`` name
+    the request that failed (which may be a probe sent before the caller's own request).
     """
 
-    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, maybe_sent: bool = False, method: str = "", path: str = ""
+    ) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+        self.method = method
+        self.path = path
 
 
 class InsecureGatewayError(IbkrError):
@@ -149,6 +165,15 @@ class RateLimitedError(IbkrAPIError):
 
 class GatewayUnavailableError(IbkrAPIError):
     """5xx: the gateway (or IBKR behind it) cannot serve the request right now."""
+
+
+class UnreadableAnswerError(IbkrAPIError):
+    """A success status with an answer that cannot be read: not JSON, nested deeper than
+    any IBKR answer, larger than ``max_answer_bytes``, or in an encoding not asked for.
+
+    The gateway did answer, so it may have acted: an order meeting this is looked up by
+    its cOID, never taken for a success or resent blindly.
+    """
 
 
 class OrderRejectedError(IbkrAPIError):

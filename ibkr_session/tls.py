@@ -18,18 +18,24 @@ fingerprint to pin (the CLI's ``ibkr pin URL``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import ipaddress
 import os
 import re
 import socket
 import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from ibkr_session.errors import GatewayUnreachableError, InsecureGatewayError, InvalidRequestError
 from ibkr_session.logs import get_logger
@@ -39,12 +45,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GatewayAddress",
+    "RequestWatch",
     "TrustDecision",
     "decide_trust",
     "fetch_fingerprint",
     "is_loopback",
     "parse_gateway_url",
     "parse_pin",
+    "redact_url",
+    "watching",
 ]
 
 log = get_logger(__name__)
@@ -67,36 +76,109 @@ class GatewayAddress:
 
 
 def parse_gateway_url(url: str) -> GatewayAddress:
-    """Normalise ``https://host:port`` (a trailing ``/`` or ``/v1/api`` is tolerated)."""
+    """Normalise ``https://host:port`` (a trailing ``/`` or ``/v1/api`` is tolerated).
+
+    Parsed once and strictly, so the host checked here (loopback or not) is the host
+    connected to: no userinfo (``user:pass@``), no backslash, nothing outside printable
+    ASCII, a host of letters, digits, dots and dashes (or a bracketed IPv6 address) and an
+    optional numeric port; and urllib3's own parser must read the same host and port.
+    Anything two URL parsers could read differently is refused, credentials redacted.
+    """
     if not isinstance(url, str) or not url.strip():
         raise InvalidRequestError(f"gateway_url must be a URL, got {url!r}", field="gateway_url")
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() != "https" or not parts.hostname:
+    text = url.strip()
+    shown = redact_url(text)
+    if not (text.isascii() and text.isprintable()) or "\\" in text or " " in text:
         raise InvalidRequestError(
-            f"gateway_url must look like https://localhost:5000, got {url!r} "
+            f"gateway_url must be printable ASCII without backslashes or spaces, got {shown!r}",
+            field="gateway_url",
+        )
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        parts = urlsplit("")
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise InvalidRequestError(
+            f"gateway_url must look like https://localhost:5000, got {shown!r} "
             "(the Client Portal Gateway only speaks HTTPS)",
+            field="gateway_url",
+        )
+    if "@" in parts.netloc:
+        raise InvalidRequestError(
+            f"gateway_url must not carry credentials (user:password@), got {shown!r}; "
+            "the gateway's login happens in its browser page",
+            field="gateway_url",
+        )
+    netloc = _NETLOC.fullmatch(parts.netloc)
+    if netloc is None or not _valid_host(netloc["host"]):
+        raise InvalidRequestError(
+            f"gateway_url must name a host and an optional port, got {shown!r}",
             field="gateway_url",
         )
     path = parts.path.rstrip("/")
     if path.endswith(API_PREFIX):
         path = path[: -len(API_PREFIX)]
-    if path or parts.query or parts.fragment:
+    if path or parts.query or parts.fragment or text.endswith(("?", "#")):
         raise InvalidRequestError(
-            f"gateway_url must not carry a path or query beyond /v1/api, got {url!r}",
+            f"gateway_url must not carry a path or query beyond /v1/api, got {shown!r}",
             field="gateway_url",
         )
-    try:
-        port = parts.port or 443
-    except ValueError as exc:
-        raise InvalidRequestError(f"bad port in gateway_url {url!r}", field="gateway_url") from exc
+    port = int(netloc["port"]) if netloc["port"] else 443
+    if not 0 < port < 65536:
+        raise InvalidRequestError(f"bad port in gateway_url {shown!r}", field="gateway_url")
+    host = netloc["host"]
+    _same_for_urllib3(text, host, port, shown)
     root = f"https://{parts.netloc}"
-    return GatewayAddress(root=root, api_base=root + API_PREFIX, host=parts.hostname, port=port)
+    return GatewayAddress(root=root, api_base=root + API_PREFIX, host=host.strip("[]"), port=port)
+
+
+_NETLOC = re.compile(
+    r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def _valid_host(host: str) -> bool:
+    if host.startswith("["):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    return ".." not in host
+
+
+def _same_for_urllib3(url: str, host: str, port: int, shown: str) -> None:
+    """The connection is made by urllib3: it must read the URL exactly as checked."""
+    try:
+        theirs = parse_url(url)
+    except LocationParseError:
+        theirs = None
+    if (
+        theirs is None
+        or (theirs.host or "").strip("[]").lower() != host.strip("[]").lower()
+        or (theirs.port or 443) != port
+        or theirs.auth is not None
+    ):
+        raise InvalidRequestError(
+            f"gateway_url {shown!r} is ambiguous: URL parsers disagree on its host",
+            field="gateway_url",
+        )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` part replaced by ``***@``, for messages and logs."""
+    return _USERINFO.sub(r"\1***@", url)
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost`` (and ``*.localhost``), any 127.0.0.0/8 address, or ``::1``."""
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    """The literal name ``localhost``, a 127.0.0.0/8 address, or ``::1``.
+
+    Only literals: ``*.localhost`` or any other name can be mapped anywhere by a resolver,
+    and trust must not depend on what a resolver says.
+    """
+    name = host.strip("[]").lower()
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -164,39 +246,112 @@ def decide_trust(
 
 
 def _pooled_adapter() -> HTTPAdapter:
-    return HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+    return WatchedAdapter()
 
 
-class PinnedAdapter(HTTPAdapter):
-    """Every connection must present the certificate with this SHA-256 fingerprint."""
+class RequestWatch:
+    """One request's connection, watched: was it sent, and did its deadline pass?
 
-    def __init__(self, fingerprint_hex: str) -> None:
-        self._fingerprint = fingerprint_hex
-        super().__init__(pool_connections=1, pool_maxsize=POOL_SIZE)
+    ``Transport.send`` opens one per request (``watching``); the HTTPS pools below bind
+    the connection the request uses and mark the moment its TLS handshake is over, just
+    before the first byte of the request is written. So a failure before that moment is
+    "surely not sent" whatever urllib3 calls it (a stalled handshake is reported as a read
+    timeout), and ``expire()`` (the deadline watchdog's call, from another thread) can cut
+    a connection that trickles its headers or body: the blocked read then ends at once.
+    """
 
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        super().init_poolmanager(
-            connections, maxsize, block, assert_fingerprint=self._fingerprint, **pool_kwargs
-        )
+    __slots__ = ("_conn", "_lock", "deadline", "expired", "finished", "observed", "sent")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.observed = False
+        self.sent = False
+        self.expired = False
+        self.finished = False
+        self._conn: BaseHTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def bind(self, conn: BaseHTTPConnection) -> None:
+        with self._lock:
+            self._conn = conn
+            self.observed = True
+
+    def connected(self) -> None:
+        """The handshake is over and the request is about to be written."""
+        with self._lock:
+            if self.expired:
+                # Too late to send it at all: surely not sent.
+                raise TimeoutError("the request's total deadline passed while connecting")
+            self.sent = True
+
+    def expire(self) -> None:
+        """The deadline passed: cut the connection, which ends any blocked read."""
+        with self._lock:
+            if self.finished:
+                return
+            self.expired = True
+            conn = self._conn
+        sock = getattr(conn, "sock", None) if conn is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                # The plain socket's shutdown: ends a read blocked in another thread without
+                # touching the TLS object that thread is using.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+            self._conn = None
 
 
-class _LoopbackHTTPSConnectionPool(HTTPSConnectionPool):
-    """urllib3's HTTPS pool without its per-connection InsecureRequestWarning.
+_WATCH: contextvars.ContextVar[RequestWatch | None] = contextvars.ContextVar(
+    "ibkr_request_watch", default=None
+)
+
+
+@contextlib.contextmanager
+def watching(watch: RequestWatch) -> Iterator[RequestWatch]:
+    """Let the pools of this thread's requests report to ``watch`` until the block ends."""
+    token = _WATCH.set(watch)
+    try:
+        yield watch
+    finally:
+        _WATCH.reset(token)
+        watch.finish()
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    """urllib3's HTTPS pool, reporting each request's connection to its ``RequestWatch``."""
+
+    def _validate_conn(self, conn: BaseHTTPConnection) -> None:
+        watch = _WATCH.get()
+        if watch is not None:
+            watch.bind(conn)
+        self._connect(conn)
+        if watch is not None:
+            watch.connected()
+
+    def _connect(self, conn: BaseHTTPConnection) -> None:
+        super()._validate_conn(conn)
+
+
+class _LoopbackHTTPSConnectionPool(_WatchedHTTPSConnectionPool):
+    """Without urllib3's per-connection InsecureRequestWarning.
 
     Used only for a gateway on this machine, where an unverified self-signed certificate is
     the documented setup, not a mistake worth a warning on every connection.
     """
 
-    def _validate_conn(self, conn: BaseHTTPConnection) -> None:
+    def _connect(self, conn: BaseHTTPConnection) -> None:
         HTTPConnectionPool._validate_conn(self, conn)
         if conn.is_closed:
             conn.connect()
 
 
-class LoopbackAdapter(HTTPAdapter):
-    """Unverified TLS, quietly, for a loopback gateway."""
+class WatchedAdapter(HTTPAdapter):
+    """An adapter whose HTTPS connections report to the request's ``RequestWatch``."""
+
+    _https_pool: type[HTTPSConnectionPool] = _WatchedHTTPSConnectionPool
 
     def __init__(self) -> None:
         super().__init__(pool_connections=1, pool_maxsize=POOL_SIZE)
@@ -207,8 +362,29 @@ class LoopbackAdapter(HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": HTTPConnectionPool,
-            "https": _LoopbackHTTPSConnectionPool,
+            "https": self._https_pool,
         }
+
+
+class PinnedAdapter(WatchedAdapter):
+    """Every connection must present the certificate with this SHA-256 fingerprint."""
+
+    def __init__(self, fingerprint_hex: str) -> None:
+        self._fingerprint = fingerprint_hex
+        super().__init__()
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(
+            connections, maxsize, block, assert_fingerprint=self._fingerprint, **pool_kwargs
+        )
+
+
+class LoopbackAdapter(WatchedAdapter):
+    """Unverified TLS, quietly, for a loopback gateway."""
+
+    _https_pool = _LoopbackHTTPSConnectionPool
 
 
 def fetch_fingerprint(url: str, timeout: float = 5.0) -> str:

@@ -25,14 +25,22 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import heapq
+import http.client
+import itertools
 import json as _json
 import math
 import os
 import re
+import threading
+import time
+import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import SSLError as urllib3_SSLError
 
@@ -48,12 +56,17 @@ from ibkr_session.errors import (
     NotPrimedError,
     OrderRejectedError,
     RateLimitedError,
+    UnreadableAnswerError,
 )
 from ibkr_session.logs import get_logger
-from ibkr_session.tls import decide_trust, parse_gateway_url
+from ibkr_session.tls import RequestWatch, decide_trust, parse_gateway_url, watching
 
 __all__ = [
+    "DEADLINE_MARGIN",
+    "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_RETRY_AFTER",
+    "MAX_JSON_DEPTH",
+    "MAX_RETRY_AFTER",
     "Transport",
     "interpret",
     "is_order_path",
@@ -66,10 +79,30 @@ log = get_logger(__name__)
 DEFAULT_RETRY_AFTER = 60.0
 """Seconds to stay quiet after a 429 without ``Retry-After`` (IBKR documents none)."""
 
+MAX_RETRY_AFTER = 900.0
+"""The longest quiet a 429 may ask for: IBKR's penalty box lasts 10-15 minutes, so a
+``Retry-After`` beyond that (86400, 1e308) is a broken or hostile gateway, not advice."""
+
+DEFAULT_MAX_ANSWER_BYTES = 16 * 2**20
+"""Largest answer read, after decompression: IBKR's largest (1000 history bars, 100
+positions) are a few hundred KiB; a gzip bomb or an endless list stops here."""
+
+DEADLINE_MARGIN = 5.0
+"""Default total deadline per request = connect timeout + read timeout + this margin: a
+server that trickles its headers or body cannot keep a call alive past it."""
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting read from an answer (IBKR's go 4-5 levels); deeper is unreadable, and
+never reaches code that would meet ``RecursionError``."""
+
+_READ_CHUNK = 64 * 1024
+_ENCODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+
 _ORDER_PATH = re.compile(r"/iserver/(?:account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)")
 _NO_SESSION = "no session"
 _NO_BRIDGE = "no bridge"
 _NOT_PRIMED = "query /accounts first"
+_LOGIN_PAGE = re.compile(r"log[ _-]?in|sign[ _-]?in|/sso/", re.IGNORECASE)
 _DUPLICATE_COID = re.compile(r"Local order ID=(.+?) is already registered")
 _SNIPPET = 200
 _JSON_CONTENT = {"Content-Type": "application/json"}
@@ -98,7 +131,14 @@ def order_question(answer: Any) -> tuple[str, list[str]] | None:
 
 
 class Transport:
-    """``requests.Session`` + base URL + timeouts + TLS trust, for one manager."""
+    """``requests.Session`` + base URL + timeouts + TLS trust, for one manager.
+
+    ``total_timeout`` bounds a whole request (connect, headers, body) in real seconds; by
+    default connect timeout + read timeout + ``DEADLINE_MARGIN``. ``max_answer_bytes``
+    bounds an answer after decompression. Both fail with typed errors: past the deadline
+    ``GatewayUnreachableError`` (``maybe_sent`` true once the request left), a 2xx answer
+    too large to read ``UnreadableAnswerError``.
+    """
 
     def __init__(
         self,
@@ -110,17 +150,34 @@ class Transport:
         insecure: bool = False,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
+        total_timeout: float | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         require_seconds("timeout", timeout)
         require_seconds("connect_timeout", connect_timeout)
+        if total_timeout is not None:
+            require_seconds("total_timeout", total_timeout)
+        if (
+            isinstance(max_answer_bytes, bool)
+            or not isinstance(max_answer_bytes, int)
+            or max_answer_bytes < 1024
+        ):
+            raise InvalidRequestError(
+                f"max_answer_bytes must be an integer of at least 1024, got {max_answer_bytes!r}",
+                field="max_answer_bytes",
+            )
         self.address = parse_gateway_url(gateway_url)
         trust = decide_trust(self.address, pin=pin, verify=verify, insecure=insecure)
         self._clock = clock
         self._timeout = float(timeout)
         self._connect_timeout = min(float(connect_timeout), float(timeout))
+        self._total_timeout = None if total_timeout is None else float(total_timeout)
+        self._max_answer_bytes = max_answer_bytes
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.verify = trust.verify
+        # Only encodings this module inflates itself, within max_answer_bytes.
+        self._session.headers["Accept-Encoding"] = "gzip, deflate"
         self._session.mount(self.address.root + "/", trust.adapter)
 
     @property
@@ -139,31 +196,147 @@ class Transport:
         """One request to ``/v1/api{path}``; the parsed JSON (``None`` if empty) or an error."""
         read_timeout = self._timeout if timeout is None else timeout
         body = _encode(method, path, json)
-        try:
-            response = self._session.request(
-                method,
-                self.address.api_base + path,
-                params=_query(params),
-                data=body,
-                headers=None if body is None else _JSON_CONTENT,
-                timeout=(self._connect_timeout, read_timeout),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise _unreachable(self.address.root, method, path, exc) from exc
+        total = self._total_timeout
+        if total is None:
+            total = self._connect_timeout + read_timeout + DEADLINE_MARGIN
+        watch = RequestWatch(time.monotonic() + total)
+        _WATCHDOG.arm(watch)
+        with watching(watch):
+            try:
+                response = self._session.request(
+                    method,
+                    self.address.api_base + path,
+                    params=_query(params),
+                    data=body,
+                    headers=None if body is None else _JSON_CONTENT,
+                    timeout=(self._connect_timeout, read_timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                raise _unreachable(self.address.root, method, path, exc, watch, total) from exc
+            try:
+                content = _read_answer(response, self._max_answer_bytes)
+            except _UnreadableError as unreadable:
+                if watch.expired:
+                    raise _past_deadline(self.address.root, method, path, watch, total) from None
+                log.warning(
+                    "session.answer_unreadable", method=method, path=path, why=str(unreadable)
+                )
+                status = response.status_code
+                if 200 <= status < 300:
+                    raise UnreadableAnswerError(
+                        status, str(unreadable), method=method, path=path
+                    ) from None
+                content = b""  # the status alone still says what happened
+            except _READ_FAILURES as exc:
+                raise _unreachable(self.address.root, method, path, exc, watch, total) from exc
+            finally:
+                response.close()
+            if watch.expired:
+                # The watchdog cut the connection: what was read may look complete but is not.
+                raise _past_deadline(self.address.root, method, path, watch, total)
         log.debug("session.http", method=method, path=path, status=response.status_code)
         return interpret(
             method,
             path,
             response.status_code,
             response.headers,
-            response.content,
+            content,
             gateway_url=self.address.root,
             now=self._clock.now(),
         )
 
     def close(self) -> None:
         self._session.close()
+
+
+class _UnreadableError(Exception):
+    """An answer this module refuses to read: too large, or in an unknown encoding."""
+
+
+_READ_FAILURES = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+
+
+def _read_answer(response: requests.Response, limit: int) -> bytes:
+    """The body, inflated here (gzip/deflate) in bounded steps, at most ``limit`` bytes."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
+        raise _UnreadableError(f"answer of {declared} bytes, more than max_answer_bytes={limit}")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    inflater = None
+    if encoding in _ENCODINGS:
+        inflater = zlib.decompressobj(wbits=47)  # zlib or gzip header, detected
+    elif encoding not in ("", "identity"):
+        raise _UnreadableError(f"answer in an encoding not asked for: {encoding[:40]!r}")
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        data = response.raw.read(_READ_CHUNK, decode_content=False)
+        if not data:
+            break
+        while data:
+            if inflater is None:
+                piece, data = data, b""
+            else:
+                try:
+                    piece = inflater.decompress(data, _READ_CHUNK)
+                except zlib.error as exc:
+                    raise _UnreadableError(f"answer's {encoding} data is corrupt: {exc}") from None
+                data = inflater.unconsumed_tail
+            size += len(piece)
+            if size > limit:
+                raise _UnreadableError(f"answer of more than max_answer_bytes={limit} bytes")
+            parts.append(piece)
+    return b"".join(parts)
+
+
+class _Watchdog:
+    """One daemon thread that expires requests past their total deadline (real time).
+
+    Cheaper than a timer thread per request: arming is a heap push. A finished request's
+    entry is simply skipped when its time comes.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, RequestWatch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, watch: RequestWatch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="ibkr-session-deadlines", daemon=True
+                )
+                self._thread.start()
+            if self._heap[0][2] is watch:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, watch = self._heap[0]
+                if not watch.finished:
+                    delay = deadline - time.monotonic()
+                    if delay > 0:
+                        self._cond.wait(delay)
+                        continue
+                heapq.heappop(self._heap)
+            if not watch.finished:
+                watch.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def interpret(
@@ -183,8 +356,11 @@ def interpret(
     if ok:
         if body.empty:
             return None
+        if body.html and body.login_page():
+            hint = _login_hint("the gateway answered with its login page", gateway_url)
+            raise NotAuthenticatedError(status, hint, **where)
         if not body.is_json:
-            raise IbkrAPIError(status, f"expected JSON, got {body.describe()}", **where)
+            raise UnreadableAnswerError(status, f"expected JSON, got {body.describe()}", **where)
         error = body.error_text()
         if error is None:
             return body.value
@@ -193,6 +369,12 @@ def interpret(
         message = body.error_text() or body.describe()
         if status == 401:
             raise NotAuthenticatedError(status, _login_hint("no session", gateway_url), **where)
+        if 300 <= status < 400:
+            target = urlsplit(headers.get("Location", "")).path
+            if _LOGIN_PAGE.search(target):
+                reason = f"redirected to the login page {target}"
+                raise NotAuthenticatedError(status, _login_hint(reason, gateway_url), **where)
+            raise IbkrAPIError(status, f"unexpected redirect to {target[:_SNIPPET]!r}", **where)
         if status == 429:
             retry_after = _retry_after(headers.get("Retry-After"), now)
             raise RateLimitedError(status, message, retry_after=retry_after, **where)
@@ -234,11 +416,14 @@ def _login_hint(reason: str, gateway_url: str) -> str:
 class _Body:
     """A response body, decoded once: JSON when it parses, else its text."""
 
-    def __init__(self, value: Any, *, is_json: bool, empty: bool, html: bool) -> None:
+    def __init__(
+        self, value: Any, *, is_json: bool, empty: bool, html: bool, deep: bool = False
+    ) -> None:
         self.value = value
         self.is_json = is_json
         self.empty = empty
         self.html = html
+        self.deep = deep
 
     @classmethod
     def parse(cls, headers: Mapping[str, str], content: bytes) -> _Body:
@@ -248,10 +433,20 @@ class _Body:
         html = "html" in headers.get("Content-Type", "").lower() or text.lstrip().startswith("<")
         if not html:
             try:
-                return cls(_json.loads(text), is_json=True, empty=False, html=False)
+                value = _json.loads(text)
+            except RecursionError:  # nested past Python's stack
+                return cls(text[:_SNIPPET], is_json=False, empty=False, html=False, deep=True)
             except ValueError:
                 pass
+            else:
+                if not _too_deep(text, value):
+                    return cls(value, is_json=True, empty=False, html=False)
+                return cls(text[:_SNIPPET], is_json=False, empty=False, html=False, deep=True)
         return cls(text, is_json=False, empty=False, html=html)
+
+    def login_page(self) -> bool:
+        """An HTML page that asks for a login: what the gateway serves without a session."""
+        return isinstance(self.value, str) and _LOGIN_PAGE.search(self.value) is not None
 
     def error_text(self) -> str | None:
         """The gateway's ``{"error": "..."}`` text, if that is what the body is."""
@@ -266,6 +461,8 @@ class _Body:
             return "empty body"
         if self.html:
             return "an HTML page"
+        if self.deep:
+            return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
         if self.is_json:
             return f"JSON {_json.dumps(self.value)[:_SNIPPET]}"
         return f"malformed JSON {str(self.value)[:_SNIPPET]!r}"
@@ -305,7 +502,8 @@ def _query(params: Mapping[str, object] | None) -> dict[str, str] | None:
 
 
 def _retry_after(header: str | None, now: _dt.datetime) -> float:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); 60 s if absent."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), clamped to
+    ``[0, MAX_RETRY_AFTER]``; 60 s if absent or unreadable."""
     if header is None:
         return DEFAULT_RETRY_AFTER
     try:
@@ -313,35 +511,86 @@ def _retry_after(header: str | None, now: _dt.datetime) -> float:
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=_dt.UTC)  # RFC 9110 dates are always GMT
+            seconds = (when - now).total_seconds()
+        except (TypeError, ValueError, OverflowError, IndexError):
             return DEFAULT_RETRY_AFTER
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.UTC)  # RFC 9110 dates are always GMT
-        seconds = (when - now).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
+    if math.isnan(seconds):
+        return DEFAULT_RETRY_AFTER
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _unreachable(
-    gateway_url: str, method: str, path: str, exc: requests.RequestException
+    gateway_url: str,
+    method: str,
+    path: str,
+    exc: BaseException,
+    watch: RequestWatch,
+    total: float,
 ) -> GatewayUnreachableError:
-    """Convert a ``requests`` failure, deciding whether the request may have been sent."""
-    if isinstance(exc, requests.exceptions.SSLError):
+    """Convert a network failure, deciding whether the request may have been sent.
+
+    The watch knows when the connection was established and the request about to be
+    written; before that moment nothing was sent, whatever the failure is called (urllib3
+    reports a stalled TLS handshake as a read timeout). Without a watched connection (a
+    mocked adapter) the failure's type decides, as the conservative fallback.
+    """
+    if watch.expired:
+        return _past_deadline(gateway_url, method, path, watch, total)
+    sent = watch.sent if watch.observed else None
+    if isinstance(exc, requests.exceptions.SSLError | urllib3_SSLError) and not sent:
         what, maybe_sent = "TLS handshake failed (certificate or pin mismatch)", False
     elif isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
         what, maybe_sent = "could not connect", False
-    elif isinstance(exc, requests.exceptions.ReadTimeout):
+    elif sent is False:
+        what, maybe_sent = "could not connect (TLS handshake did not finish)", False
+    elif isinstance(exc, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
         what, maybe_sent = "no answer in time (the request may have been processed)", True
     else:
         what, maybe_sent = "connection broken (the request may have been processed)", True
     return GatewayUnreachableError(
-        f"{method} {path} to {gateway_url}: {what}: {_reason(exc)}", maybe_sent=maybe_sent
+        f"{method} {path} to {gateway_url}: {what}: {_reason(exc)}",
+        maybe_sent=maybe_sent,
+        method=method,
+        path=path,
     )
+
+
+def _past_deadline(
+    gateway_url: str, method: str, path: str, watch: RequestWatch, total: float
+) -> GatewayUnreachableError:
+    sent = watch.sent or not watch.observed
+    detail = "the request may have been processed" if sent else "nothing was sent"
+    return GatewayUnreachableError(
+        f"{method} {path} to {gateway_url}: no complete answer within the total deadline "
+        f"of {total:g} s ({detail})",
+        maybe_sent=sent,
+        method=method,
+        path=path,
+    )
+
+
+def _too_deep(text: str, value: Any) -> bool:
+    """Whether ``value`` nests deeper than ``MAX_JSON_DEPTH`` (checked without recursion).
+
+    Few brackets cannot nest deep, so most answers are waved through by a count."""
+    if not isinstance(value, dict | list) or text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 _PLAIN_LAYERS = frozenset({"builtins", "socket", "ssl", "http.client"})
 
 
-def _reason(exc: requests.RequestException) -> str:
+def _reason(exc: BaseException) -> str:
     """The failure in the socket's or TLS layer's words ("Connection refused"), not in
     urllib3's pool internals; the whole chain stays reachable through ``__cause__``."""
     for cause in _causes(exc):
