@@ -216,7 +216,7 @@ class SimulatedGateway:
         with self._lock:
             self.market.set_price(conid, price)
             self.book.process()
-        self._streams.touch()
+        self._streams.touch(prices=True)
 
     # -- faults ----------------------------------------------------------------------------
 

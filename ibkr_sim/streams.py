@@ -55,13 +55,15 @@ from ibkr_sim.server import UpgradeRequest
 from ibkr_sim.session_model import SessionModel
 from ibkr_sim.ws_wire import WsSocket, accept_websocket
 
-__all__ = ["POLL", "WS_PATH", "StreamFrame", "StreamHub"]
+__all__ = ["POLL", "THREAD_PREFIX", "WS_PATH", "StreamFrame", "StreamHub"]
 
 log = get_logger(__name__)
 
 WS_PATH = "/v1/api/ws"
 POLL = 0.005
 """Real seconds a stream waits for a client message before looking at the clock again."""
+THREAD_PREFIX = "ibkr-sim-ws-"
+"""The name of a thread serving a stream starts so (``ibkr-sim-ws-3``)."""
 _LOG_LIMIT = 200_000
 _JOIN_TIMEOUT = 5.0
 _ORDERS_MEMORY = 86_400.0  # sor's first message: live orders and those changed today
@@ -107,7 +109,8 @@ class _Stream:
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
     silent_until: float | None = None
-    seen: tuple[_dt.datetime, int] | None = None  # (clock, gateway version) data was for
+    seen: tuple[_dt.datetime, int] | None = None  # (clock, version) orders etc. were for
+    prices_seen: tuple[_dt.datetime, int] | None = None  # (clock, price version) of quotes
     quotes: dict[int, _Quotes] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] | None = None  # orderId → row as last sent
     pnl: dict[str, dict[str, Any]] | None = None
@@ -148,16 +151,19 @@ class StreamHub:
         self._threads: set[threading.Thread] = set()
         self._numbers = 0
         self._version = 0
+        self._price_version = 0
         self._closed = False
         self._log: collections.deque[StreamFrame] = collections.deque(maxlen=_LOG_LIMIT)
         self._refused = 0
 
     # -- control and inspection (any thread) ------------------------------------------------
 
-    def touch(self) -> None:
-        """The gateway changed something (a request, a price): recompute the data."""
+    def touch(self, *, prices: bool = False) -> None:
+        """The gateway served a request (orders, P&L and trades may have changed) or,
+        with ``prices``, a price was set (quotes changed too): recompute what may have."""
         with self._lock:
             self._version += 1
+            self._price_version += int(prices)
 
     def drop(self) -> int:
         """Cut every open socket without a closing handshake; returns how many."""
@@ -213,31 +219,32 @@ class StreamHub:
     # -- a connection's thread -------------------------------------------------------------
 
     def serve(self, upgrade: UpgradeRequest) -> None:
-        """Run one WebSocket, on the connection's thread, until it closes."""
+        """Run one WebSocket, on the connection's thread, until it closes.
+
+        The thread is remembered (until it has ended) so that ``close`` can wait for it.
+        """
         thread = threading.current_thread()
         with self._lock:
             if self._closed:
                 return
-            self._threads.add(thread)
+            self._threads = {t for t in self._threads if t.is_alive()} | {thread}
+        wire, _ = accept_websocket(
+            upgrade.connection, upgrade.head, lambda r: self._refusal(upgrade.path, r)
+        )
+        if wire is None:
+            with self._lock:
+                self._refused += 1
+            return
+        stream = self._open_stream(wire)
+        if stream is None:
+            return
+        thread.name = f"{THREAD_PREFIX}{stream.number}"
         try:
-            wire, _ = accept_websocket(
-                upgrade.connection, upgrade.head, lambda r: self._refusal(upgrade.path, r)
-            )
-            if wire is None:
-                with self._lock:
-                    self._refused += 1
-                return
-            stream = self._open_stream(wire)
-            if stream is not None:
-                try:
-                    self._run(stream)
-                finally:
-                    with self._lock:
-                        self._streams.pop(stream.number, None)
-                    wire.abort()
+            self._run(stream)
         finally:
             with self._lock:
-                self._threads.discard(thread)
+                self._streams.pop(stream.number, None)
+            wire.abort()
 
     def _refusal(self, path: str, request: Request) -> HTTPStatus | None:
         if path != WS_PATH:
@@ -280,7 +287,9 @@ class StreamHub:
 
     def _run(self, stream: _Stream) -> None:
         while True:
-            received = stream.wire.receive(POLL)
+            with stream.lock:
+                muted = self._muted(stream)  # pongs too: silence is a half-open socket
+            received = stream.wire.receive(POLL, mute=muted)
             if received is None:
                 return
             with stream.lock:
@@ -289,7 +298,7 @@ class StreamHub:
                 for text in received:
                     self._record(stream, "received", text)
                     if self._muted(stream):
-                        continue
+                        continue  # a black hole: what arrives while mute is lost
                     self._update(stream)
                     self._answer(stream, msg.parse_command(text))
                 self._update(stream)
@@ -310,7 +319,7 @@ class StreamHub:
             return
         outgoing: list[dict[str, Any]] = []
         with self._lock:
-            version = self._version
+            version, price_version = self._version, self._price_version
         with self._gateway_lock:
             now, monotonic = self._session.catch_up()
             state = self._state()
@@ -323,10 +332,11 @@ class StreamHub:
                     outgoing.append(_status(state, self._session.auth_status().get("serverInfo")))
                 stream.reported = state
             self._expire_quotes(stream, monotonic)
-            moved = stream.seen != (now, version)
-            if not dark and (moved or any(not q.complete for q in stream.quotes.values())):
-                stream.seen = (now, version)
-                outgoing += self._data(stream, now, everything=moved)
+            if not dark:
+                books = stream.seen != (now, version)
+                prices = stream.prices_seen != (now, price_version)
+                stream.seen, stream.prices_seen = (now, version), (now, price_version)
+                outgoing += self._data(stream, now, prices=prices, books=books)
         if monotonic >= stream.next_heartbeat:
             outgoing.insert(0, msg.heartbeat(_ms(now)))
             stream.next_heartbeat = monotonic + self._heartbeat
@@ -340,17 +350,17 @@ class StreamHub:
                 log.debug("sim.smd_ended", stream=stream.number, conid=conid)
 
     def _data(
-        self, stream: _Stream, now: _dt.datetime, *, everything: bool
+        self, stream: _Stream, now: _dt.datetime, *, prices: bool, books: bool
     ) -> list[dict[str, Any]]:
-        """Changed quotes (and, when something moved, orders, P&L, trades). Under the
-        gateway lock."""
+        """What changed: quotes when ``prices`` moved (or still owe their fields); orders,
+        P&L and trades when anything moved (``books``). Under the gateway lock."""
         out: list[dict[str, Any]] = []
         for quotes in stream.quotes.values():
-            if everything or not quotes.complete:
+            if prices or not quotes.complete:
                 update = self._quote_update(quotes, now)
                 if update is not None:
                     out.append(update)
-        if not everything:
+        if not books:
             return out
         if stream.orders is not None or stream.pnl is not None or stream.trades is not None:
             self._broker.process()

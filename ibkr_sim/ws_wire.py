@@ -50,9 +50,11 @@ class WsSocket:
     def open(self) -> bool:
         return not self._aborted.is_set() and self._protocol.state is State.OPEN
 
-    def receive(self, timeout: float) -> list[str] | None:
+    def receive(self, timeout: float, *, mute: bool = False) -> list[str] | None:
         """Wait up to ``timeout`` real seconds for data; the text messages that arrived
-        (often none), or ``None`` once the connection is closed or broken."""
+        (often none), or ``None`` once the connection is closed or broken. ``mute``: the
+        protocol's own answers (pongs, a closing handshake) are swallowed, as by a
+        half-open connection."""
         if not self.open:
             return None
         try:
@@ -68,7 +70,10 @@ class WsSocket:
         else:
             self._protocol.receive_eof()
         messages = [m for e in self._protocol.events_received() if (m := self._text(e))]
-        self._flush()  # pongs, the answer to a close
+        if mute:
+            self._protocol.data_to_send()
+        else:
+            self._flush()  # pongs, the answer to a close
         return messages if self.open else None
 
     def send_text(self, text: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from ibkr_session.clock import ManualClock
 from ibkr_sim import SimulatedGateway
+from ibkr_sim.streams import THREAD_PREFIX
 from tests.integration.sim.conftest import ACCOUNT, Api
 
 AAPL = 265598
@@ -457,6 +459,10 @@ def test_silence_streams_keeps_the_socket_open_but_mute(
         assert quotes_of(resumed) != []
 
 
+def stream_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+
+
 def read_until_closed(feed: Feed) -> None:
     while True:
         feed.next()
@@ -468,7 +474,9 @@ def test_stop_closes_the_streams(
     gateway = make_gateway()
     api = Api(gateway)
     with stream(gateway, api, clock) as feed:
+        assert len(stream_threads()) == 1
         gateway.stop()
         with pytest.raises(ConnectionClosed):
             read_until_closed(feed)
         assert gateway.open_streams == 0
+    assert stream_threads() == []  # stop waited for the stream's thread
