@@ -55,6 +55,7 @@ from ibkr_session.errors import (
     OrderRejectedError,
     RateLimitedError,
     ResetWindowError,
+    UnreadableAnswerError,
 )
 
 __all__ = [
@@ -99,6 +100,7 @@ __all__ = [
     "StreamOverflowError",
     "StreamStats",
     "TradeEvent",
+    "UnreadableAnswerError",
     "WorkerContext",
     "WorkerLoadError",
     "WorkerState",

@@ -16,6 +16,7 @@ from ibkr_session.errors import (
     OrderRejectedError,
     RateLimitedError,
     ResetWindowError,
+    UnreadableAnswerError,
 )
 from ibkr_session.manager import SessionManager
 from ibkr_session.schedule import ResetSchedule
@@ -42,4 +43,5 @@ __all__ = [
     "SessionManager",
     "SessionState",
     "SystemClock",
+    "UnreadableAnswerError",
 ]
