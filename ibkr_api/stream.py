@@ -583,7 +583,7 @@ class Stream:
             # Two empty real polls past the deadline: a heartbeat already on its way (the
             # gateway's clock thread lagging ours) is not taken for silence.
             if silence > self._heartbeat_timeout and self._empty_polls >= 2:
-                self._disturb(f"no message from the gateway for {silence:.0f} s")
+                self._disturb(f"no message from the gateway for {silence:.0f} s", since=silence)
             return
         self._empty_polls = 0
         self._last_heard = now
@@ -670,12 +670,16 @@ class Stream:
             if self._news is None:
                 self._news = f"session {new.name.lower()}: {reason}"
 
-    def _disturb(self, reason: str) -> None:
-        """Start (or continue) a gap: close the socket, mark quotes stale, back off."""
+    def _disturb(self, reason: str, *, since: float = 0.0) -> None:
+        """Start (or continue) a gap: close the socket, mark quotes stale, back off.
+
+        ``since``: seconds ago the stream stopped delivering (a silent socket's last word).
+        """
         with self._lock:
             first = self._gap is None
             if first:
-                self._gap = _Gap(self._clock.now(), reason)
+                started = self._clock.now() - _dt.timedelta(seconds=since)
+                self._gap = _Gap(started, reason)
                 self._stale.update(self._rows)
         if first:
             log.warning("stream.gap_started", reason=reason)

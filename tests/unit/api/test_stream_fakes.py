@@ -139,9 +139,7 @@ class Rig:
         self.session = self.client.session
         self.gateway = FakeGateway(self.clock)
         options.setdefault("poll", 0.001)
-        self.stream = Stream(
-            cast(Any, self.client), connector=self.gateway, start=False, **options
-        )
+        self.stream = Stream(cast(Any, self.client), connector=self.gateway, start=False, **options)
 
     def pump(self, steps: int = 3) -> None:
         for _ in range(steps):
@@ -153,7 +151,8 @@ class Rig:
         while elapsed < seconds:
             self.clock.advance(step)
             elapsed += step
-            if heartbeat and self.gateway.sockets and int(elapsed) % 10 == 0:
+            beat = int(self.clock.monotonic()) // 10 != int(self.clock.monotonic() - step) // 10
+            if heartbeat and self.gateway.sockets and beat:
                 sock = self.gateway.current
                 if not sock.closed:
                     sock.push({"topic": "system", "hb": 1})

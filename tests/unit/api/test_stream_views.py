@@ -37,7 +37,8 @@ def test_latest_merges_the_changed_fields_of_each_smd_message() -> None:
     quote = rig.stream.latest(265598)
     assert quote is not None
     assert (quote.last, quote.bid, quote.ask) == (168.42, 168.40, 168.43)
-    assert quote.updated is not None and quote.updated.year == 2026
+    assert quote.updated is not None
+    assert quote.updated.year == 2026
     assert quote.received_at == rig.clock.now()
     assert quote.stale is False
 
@@ -52,7 +53,8 @@ def test_an_unchanged_smd_message_is_no_event() -> None:
     rig.pump()
     events = rig.drain()
     assert [type(event) for event in events] == [QuoteEvent]
-    assert isinstance(events[0], QuoteEvent) and events[0].changed == frozenset({"31"})
+    assert isinstance(events[0], QuoteEvent)
+    assert events[0].changed == frozenset({"31"})
 
 
 def test_unsubscribe_sends_umd_and_forgets_the_quote() -> None:
@@ -164,7 +166,8 @@ def test_a_callback_that_raises_does_not_stop_the_stream() -> None:
     rig.gateway.current.push(smd(1, **{"31": "3.0"}))
     rig.pump()
     quote = rig.stream.latest(1)
-    assert quote is not None and quote.last == 3.0
+    assert quote is not None
+    assert quote.last == 3.0
 
 
 @pytest.mark.parametrize("conids", [[0], ["AAPL"], [], [-5], [True]])

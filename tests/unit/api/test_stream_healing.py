@@ -1,0 +1,238 @@
+"""Kept alive through everything: tic, smd renewal, the hb watchdog, reconnect backoff that
+waits for the session's own recovery, and exactly one StreamGap per disturbance followed by
+a snapshot refill and an order reconciliation."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ibkr_api import OrderEvent, QuoteEvent, StreamGap, StreamOverflowError
+from ibkr_session.state import SessionState
+from tests.unit.api.test_stream_fakes import Rig, smd, sor
+
+
+def gaps(events: list[object]) -> list[StreamGap]:
+    return [event for event in events if isinstance(event, StreamGap)]
+
+
+def test_tic_goes_out_before_the_gateways_one_minute_limit() -> None:
+    rig = Rig()
+    rig.pump()
+    sent_at: list[float] = []
+    for _ in range(180):
+        before = rig.gateway.current.sent.count("tic")
+        rig.advance(1)
+        if rig.gateway.current.sent.count("tic") > before:
+            sent_at.append(rig.clock.monotonic())
+    assert len(sent_at) >= 3
+    intervals = [b - a for a, b in zip([0.0, *sent_at], sent_at, strict=False)]
+    assert max(intervals) < 60
+    assert len(rig.gateway.sockets) == 1  # heartbeats kept the one socket alive
+
+
+def test_each_smd_is_renewed_before_ibkrs_silent_fifteen_minute_end() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes([265598])
+    rig.pump()
+    renewed_at = None
+    for _ in range(15 * 60):
+        rig.advance(1)
+        if "umd+265598+{}" in rig.gateway.current.sent:
+            renewed_at = rig.clock.monotonic()
+            break
+    assert renewed_at is not None
+    assert renewed_at < 15 * 60
+    sent = rig.gateway.current.sent
+    assert sent[sent.index("umd+265598+{}") + 1].startswith("smd+265598+")
+    assert rig.stream.stats.renewals == 1
+    assert rig.drain() == []  # a renewal is not a gap
+
+
+def test_a_silent_socket_is_replaced_and_the_gap_reported_once() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes([265598])
+    rig.pump()
+    first = rig.gateway.current
+    rig.advance(25, heartbeat=False)  # open but mute: a half-open socket
+    assert first.closed
+    rig.advance(5)
+    assert len(rig.gateway.sockets) == 2
+    assert rig.gateway.current.sent[0].startswith("smd+265598+")
+    (gap,) = gaps(rig.drain())
+    assert "no message from the gateway" in gap.reason
+    assert 20 <= gap.seconds <= 30  # from the last message heard to the restored stream
+
+
+def test_heartbeats_alone_keep_the_socket() -> None:
+    rig = Rig()
+    rig.pump()
+    rig.advance(300)
+    assert len(rig.gateway.sockets) == 1
+    assert gaps(rig.drain()) == []
+
+
+def test_many_failed_reconnects_are_still_one_gap_and_back_off_jittered_and_capped() -> None:
+    rig = Rig(backoff_initial=1.0, backoff_max=8.0)
+    rig.pump()
+    rig.gateway.down = True
+    rig.gateway.current.broken = True
+    rig.advance(120, step=0.5, heartbeat=False)
+    attempts = rig.gateway.attempts[1:]
+    spacing = [b - a for a, b in itertools.pairwise(attempts)]
+    assert 8 <= len(attempts) <= 40  # no storm: about one attempt per backoff step
+    assert max(spacing) <= 8.5  # capped
+    assert spacing[0] < spacing[3]  # growing
+    rig.gateway.down = False
+    rig.advance(10)
+    (gap,) = gaps(rig.drain())
+    assert gap.reason.startswith("connection lost")
+    assert gap.seconds >= 120
+
+
+def test_no_reconnect_during_the_reset_window_then_one_gap_after_it() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes([265598])
+    rig.pump()
+    rig.session.set_state(SessionState.RESET_WINDOW, "nightly reset window")
+    rig.pump()
+    assert rig.gateway.current.closed
+    tickles = rig.session.requests.count(("POST", "/tickle"))
+    rig.advance(15 * 60, step=5, heartbeat=False)
+    assert len(rig.gateway.attempts) == 1
+    assert rig.session.requests.count(("POST", "/tickle")) == tickles
+    rig.session.set_state(SessionState.STALE, "reset window over")
+    rig.advance(5)
+    assert len(rig.gateway.sockets) == 2
+    (gap,) = gaps(rig.drain())
+    assert "reset_window" in gap.reason
+    assert gap.seconds >= 15 * 60
+
+
+def test_while_competing_the_stream_only_probes_on_a_capped_backoff() -> None:
+    rig = Rig(backoff_max=60.0)
+    rig.pump()
+    rig.gateway.current.push(
+        {"topic": "sts", "args": {"authenticated": True, "competing": True, "connected": True}}
+    )
+    rig.session.set_state(SessionState.COMPETING, "competing=true")
+    rig.pump()
+    rig.advance(30 * 60, step=5, heartbeat=False)
+    assert len(rig.gateway.attempts) == 1  # no reconnect while another platform holds it
+    assert 5 <= rig.session.refreshes <= 60  # probes spaced out, capped at a minute
+    rig.session.set_state(SessionState.AUTHENTICATED, "authenticated=true")
+    rig.advance(70)
+    assert len(rig.gateway.sockets) == 2
+    (gap,) = gaps(rig.drain())
+    assert "competing" in gap.reason
+
+
+def test_sts_authenticated_false_is_news_for_the_session_state_machine() -> None:
+    rig = Rig()
+    rig.pump()
+    rig.gateway.current.push({"topic": "sts", "args": {"authenticated": False}})
+    rig.pump()
+    assert rig.gateway.current.closed
+    assert rig.session.refreshes == 1  # the manager probes and learns it itself
+    rig.advance(5)
+    (gap,) = gaps(rig.drain())
+    assert gap.reason == "gateway says authenticated=false"
+
+
+def test_a_new_brokerage_session_restores_every_subscription() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes([1, 2])
+    rig.stream.subscribe_orders()
+    rig.stream.subscribe_pnl()
+    rig.pump()
+    rig.session.brokerage_generation = 2  # e.g. the REST side re-authenticated
+    rig.advance(3)
+    new = rig.gateway.current
+    assert len(rig.gateway.sockets) == 2
+    assert new.session_id == "sess2"
+    assert {'smd+1+{"fields": ["31", "84", "86", "88", "85", "7059"]}', "sor+{}", "spl+{}"} <= set(
+        new.sent
+    )
+    assert len(gaps(rig.drain())) == 1
+
+
+def test_after_a_gap_quotes_are_refilled_by_snapshot_and_stale_until_then() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes([265598])
+    rig.pump()
+    rig.gateway.current.push(smd(265598, **{"31": "100.00"}))
+    rig.pump()
+    rig.drain()
+    rig.gateway.current.broken = True
+    rig.pump()
+    during = rig.stream.latest(265598)
+    assert during is not None
+    assert during.stale
+    assert during.last == 100.0
+    rig.client.prices[265598] = {"31": "101.50", "84": "101.49", "86": "101.51"}
+    rig.advance(3)
+    after = rig.stream.latest(265598)
+    assert after is not None
+    assert not after.stale
+    assert after.last == 101.5
+    events = rig.drain()
+    assert isinstance(events[0], StreamGap)
+    assert isinstance(events[1], QuoteEvent)
+    assert events[1].refill
+    assert events[1].quote.last == 101.5
+    assert rig.client.snapshots == [[265598]]
+
+
+def test_a_fill_during_a_gap_arrives_once_as_a_reconciled_order_event() -> None:
+    rig = Rig()
+    rig.stream.subscribe_orders()
+    rig.pump()
+    working = {"orderId": 5, "status": "Submitted", "filledQuantity": 0, "order_ref": "c5"}
+    rig.gateway.current.push(sor(working))
+    rig.pump()
+    rig.drain()
+    rig.gateway.current.broken = True
+    rig.pump()
+    filled = {**working, "status": "Filled", "filledQuantity": 100, "remainingQuantity": 0}
+    rig.client.live_orders = [filled]
+    rig.advance(3)
+    rig.gateway.current.push(sor(filled))  # sor's first message repeats the fill
+    rig.advance(2)
+    events = rig.drain()
+    assert isinstance(events[0], StreamGap)
+    orders = [event for event in events if isinstance(event, OrderEvent)]
+    assert [(o.status, o.filled_quantity, o.coid, o.reconciled) for o in orders] == [
+        ("Filled", 100.0, "c5", True)
+    ]
+
+
+def test_quotes_conflate_per_conid_for_a_slow_reader() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes([1, 2])
+    rig.pump()
+    for tick in range(100):
+        rig.gateway.current.push(smd(1, **{"31": f"{100 + tick}.0"}))
+    rig.gateway.current.push(smd(2, **{"31": "5.0"}))
+    rig.pump(120)
+    events = rig.drain()
+    assert [event.conid for event in events if isinstance(event, QuoteEvent)] == [1, 2]
+    first = events[0]
+    assert isinstance(first, QuoteEvent)
+    assert first.quote.last == 199.0
+    assert first.conflated == 99
+    assert rig.stream.stats.conflated == 99
+
+
+def test_order_events_never_conflate_and_overflow_is_a_typed_error() -> None:
+    rig = Rig(max_pending=3)
+    rig.stream.subscribe_orders()
+    rig.pump()
+    for order_id in range(5):
+        rig.gateway.current.push(sor({"orderId": order_id, "status": "Submitted"}))
+    rig.pump(10)
+    with pytest.raises(StreamOverflowError) as caught:
+        rig.stream.next_event(0)
+    assert caught.value.dropped == 2
+    assert [e.order_id for e in rig.drain() if isinstance(e, OrderEvent)] == ["0", "1", "2"]
+    assert sorted(rig.stream.orders()) == ["0", "1", "2", "3", "4"]  # the view is complete
