@@ -8,9 +8,19 @@ injected clock, so tests of trading workers can travel through a night in millis
     with SimulatedGateway(clock) as gateway, IbkrClient(gateway.url, clock=clock) as ibkr:
         ibkr.get_positions("U1234567")
         gateway.start_competing()  # ... and watch the client cope
+
+The same port serves IBKR's WebSocket (``wss://HOST:PORT/v1/api/ws``, cookie
+``api={"session":"<session from /tickle>"}``): see ``ibkr_sim.streams``.
 """
 
 from ibkr_sim.certs import SelfSignedCert, generate_self_signed
 from ibkr_sim.gateway import SimRequest, SimulatedGateway
+from ibkr_sim.streams import StreamFrame
 
-__all__ = ["SelfSignedCert", "SimRequest", "SimulatedGateway", "generate_self_signed"]
+__all__ = [
+    "SelfSignedCert",
+    "SimRequest",
+    "SimulatedGateway",
+    "StreamFrame",
+    "generate_self_signed",
+]

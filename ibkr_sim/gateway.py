@@ -12,6 +12,10 @@ effects of the passing time → route (HTML 404) → session guard (401, 503, "n
 "Please query /accounts first") → endpoint → scripted drop of the answer. Every request
 is recorded in ``requests``. All state changes happen under one lock.
 
+The same port serves the WebSocket ``/v1/api/ws`` (``ibkr_sim.streams``: IBKR's stream
+messages on the same clock, dark when the brokerage session is; faults ``drop_streams``
+and ``silence_streams``; inspection ``stream_log`` and ``open_streams``).
+
 Where IBKR documents nothing, the simulator picks what was observed (IBKR-FACTS); the
 session refusals are listed in ``ibkr_sim.guard``; besides:
 
@@ -268,7 +272,7 @@ class SimulatedGateway:
 
     @property
     def stream_log(self) -> list[StreamFrame]:
-        """Every WebSocket text frame sent and received, oldest first (``StreamFrame``)."""
+        """The WebSocket text frames sent and received (the latest 50,000), oldest first."""
         return self._streams.log
 
     @property

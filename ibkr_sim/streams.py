@@ -64,7 +64,7 @@ POLL = 0.005
 """Real seconds a stream waits for a client message before looking at the clock again."""
 THREAD_PREFIX = "ibkr-sim-ws-"
 """The name of a thread serving a stream starts so (``ibkr-sim-ws-3``)."""
-_LOG_LIMIT = 200_000
+_LOG_LIMIT = 50_000  # the stream log keeps the latest frames only
 _JOIN_TIMEOUT = 5.0
 _ORDERS_MEMORY = 86_400.0  # sor's first message: live orders and those changed today
 
@@ -189,6 +189,7 @@ class StreamHub:
 
     @property
     def log(self) -> list[StreamFrame]:
+        """The latest frames sent and received (50,000 at most), oldest first."""
         with self._lock:
             return list(self._log)
 

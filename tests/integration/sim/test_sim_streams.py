@@ -440,6 +440,18 @@ def test_drop_streams_cuts_every_socket_without_a_goodbye(
         assert topics(again.advance(10)) == ["system"]
 
 
+def test_a_gateway_going_down_cuts_the_streams_and_up_serves_new_ones(
+    gateway: SimulatedGateway, api: Api, clock: ManualClock
+) -> None:
+    with stream(gateway, api, clock) as feed:
+        gateway.down()
+        with pytest.raises(ConnectionClosedError):
+            read_until_closed(feed)
+    gateway.up()
+    with stream(gateway, api, clock) as again:
+        assert "31" in subscribe_quotes(again, AAPL, ["31"])
+
+
 def test_silence_streams_keeps_the_socket_open_but_mute(
     gateway: SimulatedGateway, api: Api, clock: ManualClock
 ) -> None:
