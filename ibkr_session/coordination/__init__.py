@@ -15,8 +15,12 @@ To add a backend: a class with ``kind``, ``update(keys, change)`` and ``close()`
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from ibkr_session.coordination.file import DEFAULT_FILE_NAME, FileStore, default_state_dir
 from ibkr_session.coordination.memory import MemoryStore
+from ibkr_session.coordination.resilient import ResilientStore
 from ibkr_session.coordination.shared import Budget, Coordinator, Grant, SharedSession, Wait
 from ibkr_session.coordination.store import Store, StoreUnavailableError
 from ibkr_session.errors import InvalidRequestError
@@ -26,8 +30,10 @@ __all__ = [
     "Budget",
     "CoordinationChoice",
     "Coordinator",
+    "FileStore",
     "Grant",
     "MemoryStore",
+    "ResilientStore",
     "SharedSession",
     "Store",
     "StoreUnavailableError",
@@ -43,12 +49,44 @@ CoordinationChoice = str | Store | Coordinator | None
 
 
 def open_store(choice: str) -> Store:
-    """The store a coordination URL names; a misspelt one is ``InvalidRequestError``."""
+    """The store a coordination URL names; a misspelt one is ``InvalidRequestError``.
+
+    ``"file"`` and ``"redis://..."`` come wrapped in a ``ResilientStore`` (degraded mode
+    while the backend is unreachable); nothing is opened or connected here.
+    """
     if choice == "memory":
         return MemoryStore()
-    raise InvalidRequestError(
+    if choice == "file":
+        return ResilientStore(FileStore(default_state_dir() / DEFAULT_FILE_NAME))
+    scheme = choice.partition(":")[0].lower()
+    if scheme == "file":
+        return ResilientStore(FileStore(_file_path(choice)))
+    if scheme in ("redis", "rediss", "unix") and "://" in choice:
+        # Imported here: redis-py is needed only by those who choose Redis.
+        from ibkr_session.coordination.redis_store import RedisStore
+
+        try:
+            return ResilientStore(RedisStore(choice))
+        except ValueError as exc:
+            raise _invalid(choice, str(exc)) from exc
+    raise _invalid(choice)
+
+
+def _file_path(url: str) -> Path:
+    """``file:///abs/path.db`` → the path; anything else ``file:...`` is misspelt."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if parts.netloc not in ("", "localhost") or not url.lower().startswith("file://"):
+        raise _invalid(url, "a file URL is file:///absolute/path/state.db")
+    if parts.query or parts.fragment or not path.startswith("/") or path.endswith("/"):
+        raise _invalid(url, "a file URL is file:///absolute/path/state.db")
+    return Path(path)
+
+
+def _invalid(choice: str, why: str = "") -> InvalidRequestError:
+    return InvalidRequestError(
         f"coordination must be 'memory', 'file', 'file:///path/state.db' or "
-        f"'redis://host:port/db', got {choice!r}",
+        f"'redis://host:port/db', got {choice!r}" + (f" ({why})" if why else ""),
         field="coordination",
     )
 

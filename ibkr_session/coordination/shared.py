@@ -25,6 +25,7 @@ within ``skew`` seconds, which every shared window is widened by.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
@@ -156,11 +157,25 @@ class Coordinator:
         self.holder = holder if holder is not None else new_holder()
         self.flight_ttl = float(flight_ttl)
         self.skew = float(skew)
-        self._tokens = 0
+        self._tokens = itertools.count(1)  # next() is atomic: threads never share a token
+        self._peers = 1
 
     @property
     def kind(self) -> str:
         return self.store.kind
+
+    @property
+    def degraded(self) -> bool:
+        """True while the shared store is unreachable and this manager works alone
+        (``coordination.resilient``)."""
+        return bool(getattr(self.store, "degraded", False))
+
+    @property
+    def share(self) -> float:
+        """The part of every limit this manager may use now (for ``Pacer.set_share``): 1
+        while the store is shared, 1 / the live workers its last heartbeat saw (itself
+        included) while degraded."""
+        return 1.0 / self._peers if self.degraded else 1.0
 
     def _key(self, *parts: str) -> str:
         return "|".join((self.namespace, *parts))
@@ -176,8 +191,7 @@ class Coordinator:
         request that ``opens_question``) while another manager's request is in flight: from
         an order POST to its chain's last reply nothing else may reach the gateway.
         """
-        self._tokens += 1
-        token = f"{self.holder}#{self._tokens}"
+        token = f"{self.holder}#{next(self._tokens)}"
         penalty_key = self._key("penalty")
         question_key = self._key("lease", QUESTION_LEASE)
         budget_keys = [self._key("pace", budget.name) for budget in budgets]
@@ -354,14 +368,17 @@ class Coordinator:
         """This manager is alive for ``ttl`` more seconds (dead ones are dropped)."""
         key = self._key("workers")
 
-        def change(values: Values) -> None:
+        def change(values: Values) -> int:
             workers = values.get(key)
             workers = dict(workers) if isinstance(workers, dict) else {}
             workers = {name: row for name, row in workers.items() if row[0] > now}
             workers[self.holder] = [now + ttl, detail or {}]
             values[key] = workers
+            return len(workers)
 
-        self.store.update([key], change)
+        live = self.store.update([key], change)
+        if not self.degraded:
+            self._peers = max(1, live)
 
     def leave(self) -> None:
         """Forget this manager's heartbeat and give back every lease it holds."""

@@ -1,0 +1,122 @@
+"""Degraded mode: a shared store that cannot be reached is replaced by a local one, for a while.
+
+``ResilientStore(backend)`` runs every update on ``backend``. When the backend raises
+``StoreUnavailableError`` (Redis down or slow, the SQLite file locked too long, unwritable
+or corrupt), the update runs on a local ``MemoryStore`` instead, one warning
+``coordination.degraded`` is logged, and every update for the next ``retry_interval``
+seconds stays local without touching the backend (a dead Redis costs one short timeout per
+interval, not one per request). The first update that reaches the backend again logs
+``coordination.rejoined`` and the store is shared again.
+
+While degraded the manager is alone: its pacing must keep to its share of the limits
+(``Coordinator.share``: one over the number of live workers it last saw), and its leases
+are its own. Orders stay exactly-once regardless: that is the cOID rules' business, not
+coordination's. ``update`` raises nothing the backend's failure could cause; an exception
+from ``change`` itself (a bug) still propagates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from ibkr_session.coordination.memory import MemoryStore
+from ibkr_session.coordination.store import Store, StoreUnavailableError, Values
+from ibkr_session.logs import get_logger
+
+__all__ = ["DEFAULT_RETRY_INTERVAL", "ResilientStore"]
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_RETRY_INTERVAL = 3.0
+"""Seconds between two attempts to reach a backend that failed."""
+
+
+class ResilientStore:
+    """``Store`` that falls back to a local ``MemoryStore`` while ``backend`` is unavailable.
+
+    ``monotonic`` is the clock for the retry interval (``time.monotonic`` by default; tests
+    pass a virtual one). ``degraded`` says whether the last update ran locally.
+    """
+
+    def __init__(
+        self,
+        backend: Store,
+        *,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.kind = backend.kind
+        self.local = MemoryStore()
+        self.retry_interval = float(retry_interval)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._degraded = False
+        self._retry_at = 0.0
+        self.degradations = 0
+        """How many times the backend was lost (for status pages and tests)."""
+
+    @property
+    def degraded(self) -> bool:
+        """True while updates run on the local store."""
+        return self._degraded
+
+    def __repr__(self) -> str:
+        return f"ResilientStore({self.backend!r})"
+
+    def update(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
+        with self._lock:
+            skip = False
+            if self._degraded:
+                now = self._monotonic()
+                skip = now < self._retry_at
+                if not skip:
+                    # This update probes the backend; the others stay local meanwhile.
+                    self._retry_at = now + self.retry_interval
+        if not skip:
+            try:
+                result = self.backend.update(keys, change)
+            except StoreUnavailableError as exc:
+                self._lost(exc)
+            else:
+                self._reached()
+                return result
+        return self.local.update(keys, change)
+
+    def close(self) -> None:
+        try:
+            self.backend.close()
+        except Exception as exc:  # closing must never fail a shutdown
+            log.debug("coordination.close_failed", error=repr(exc))
+        self.local.close()
+
+    def _lost(self, exc: StoreUnavailableError) -> None:
+        with self._lock:
+            first = not self._degraded
+            self._degraded = True
+            self._retry_at = self._monotonic() + self.retry_interval
+            if first:
+                self.degradations += 1
+        if first:
+            log.warning(
+                "coordination.degraded",
+                backend=self.backend.kind,
+                error=str(exc),
+                retry_in=self.retry_interval,
+            )
+
+    def _reached(self) -> None:
+        if not self._degraded:
+            return
+        with self._lock:
+            rejoined = self._degraded
+            self._degraded = False
+            # What was held locally belongs to no one else: start the next outage afresh.
+            self.local = MemoryStore()
+        if rejoined:
+            log.info("coordination.rejoined", backend=self.backend.kind)
