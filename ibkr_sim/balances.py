@@ -62,6 +62,7 @@ def summary_page(portfolio: Portfolio, page: str, now: float) -> dict[str, Any]:
             "Nt Lqdtn Uncrtnty": 0.0,
             "equity_with_loan": totals.net_liquidation,
             "Prvs Dy Eqty Wth Ln Vl": totals.net_liquidation - totals.daily,
+            "Rg T Eqty Wth Ln Vl": totals.net_liquidation,
             "sec_gross_pos_val": totals.gross,
             "cash": totals.cash,
             "MTD Interest": 0.0,
@@ -69,6 +70,7 @@ def summary_page(portfolio: Portfolio, page: str, now: float) -> dict[str, Any]:
         }
     elif page == "margins":
         figures = {
+            "RegT Margin": totals.margin,
             "current_initial": totals.margin,
             "Prdctd Pst-xpry Mrgn @ Opn": 0.0,
             "current_maint": totals.margin,
@@ -82,6 +84,7 @@ def summary_page(portfolio: Portfolio, page: str, now: float) -> dict[str, Any]:
             "current_available": totals.available,
             "current_excess": totals.available,
             "Prdctd Pst-xpry Excss": 0.0,
+            "SMA": totals.available,
             "Lk Ahd Avlbl Fnds": totals.available,
             "Lk Ahd Excss Lqdty": totals.available,
             "overnight_available": totals.available,

@@ -168,7 +168,7 @@ class Broker:
         if instrument is None:
             return []
         details = trsrv_secdef_row(instrument)
-        return [{**details, **row, "pageSize": 100} for row in rows]
+        return [{**row, **details, "pageSize": 100} for row in rows]
 
     def allocation(self, acct: str) -> dict[str, Any]:
         """``/portfolio/{acct}/allocation``: long and short value by asset class, sector

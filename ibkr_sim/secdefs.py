@@ -207,6 +207,7 @@ def contract_rules(
     size = float(instrument.size_unit if instrument.sec_type == "STK" else 1)
     return {
         "algoEligible": instrument.sec_type in ("STK", "OPT"),
+        "allOrNoneEligible": instrument.sec_type == "STK",
         "overnightEligible": False,
         "costReport": False,
         "canTradeAcctIds": list(accounts),
