@@ -1,0 +1,205 @@
+"""Degraded mode, in virtual time: one warning when the backend goes, one note when it is
+back, the backend asked at most once per retry interval, the share of the limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import pytest
+
+from ibkr_session.coordination import (
+    Budget,
+    Coordinator,
+    Grant,
+    MemoryStore,
+    ResilientStore,
+    StoreUnavailableError,
+    Wait,
+)
+from ibkr_session.logs import EVENT_ATTRIBUTE
+
+T = TypeVar("T")
+
+
+class FlakyStore:
+    """A shared store that can be switched off; counts the updates it was asked for."""
+
+    kind = "flaky"
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.down = False
+        self.asked = 0
+        self.closed = False
+
+    def update(self, keys: Sequence[str], change: Callable[[dict[str, Any]], T]) -> T:
+        self.asked += 1
+        if self.down:
+            raise StoreUnavailableError("switched off")
+        return self.inner.update(keys, change)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Ticker:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def flaky() -> FlakyStore:
+    return FlakyStore()
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    return Ticker()
+
+
+@pytest.fixture
+def store(flaky: FlakyStore, ticker: Ticker) -> ResilientStore:
+    return ResilientStore(flaky, retry_interval=3.0, monotonic=ticker)
+
+
+def events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
+    found = []
+    for record in caplog.records:
+        event = getattr(record, EVENT_ATTRIBUTE, {}).get("event", "")
+        if event.startswith("coordination."):
+            found.append((event, record.levelno))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ibkr_session.coordination")
+
+
+def bump(values: dict[str, Any]) -> int:
+    values["n"] = int(values.get("n", 0)) + 1
+    return int(values["n"])
+
+
+def test_healthy_updates_go_to_the_backend(store: ResilientStore, flaky: FlakyStore) -> None:
+    assert [store.update(["n"], bump) for _ in range(3)] == [1, 2, 3]
+    assert flaky.asked == 3
+    assert not store.degraded
+    assert store.kind == "flaky"
+
+
+def test_a_lost_backend_is_one_warning_and_local_updates(
+    store: ResilientStore,
+    flaky: FlakyStore,
+    ticker: Ticker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store.update(["n"], bump)
+    flaky.down = True
+    assert store.update(["n"], bump) == 1  # local: it starts empty
+    assert store.degraded
+    for _ in range(50):
+        ticker.now += 0.01
+        store.update(["n"], bump)
+    assert flaky.asked == 2  # inside the retry interval the backend is left alone
+    assert events(caplog) == [("coordination.degraded", logging.WARNING)]
+    assert store.degradations == 1
+
+
+def test_the_backend_is_probed_once_per_interval_and_rejoined(
+    store: ResilientStore,
+    flaky: FlakyStore,
+    ticker: Ticker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flaky.down = True
+    store.update(["n"], bump)
+    ticker.now += 2.9
+    store.update(["n"], bump)
+    assert flaky.asked == 1
+    ticker.now += 0.1
+    store.update(["n"], bump)  # the probe: still down
+    assert flaky.asked == 2
+    ticker.now += 3.0
+    flaky.down = False
+    assert store.update(["n"], bump) == 1  # the shared value, not the local 3
+    assert not store.degraded
+    for _ in range(3):
+        store.update(["n"], bump)
+    assert events(caplog) == [
+        ("coordination.degraded", logging.WARNING),
+        ("coordination.rejoined", logging.INFO),
+    ]
+    flaky.down = True
+    store.update(["n"], bump)
+    assert store.update(["n"], bump) == 2  # a second outage starts from a fresh local store
+    assert store.degradations == 2
+
+
+def test_a_bug_in_a_change_is_not_swallowed(store: ResilientStore, flaky: FlakyStore) -> None:
+    def broken(values: dict[str, Any]) -> None:
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        store.update(["n"], broken)
+    flaky.down = True
+    with pytest.raises(ZeroDivisionError):
+        store.update(["n"], broken)
+
+
+def test_close_closes_the_backend_and_never_fails(store: ResilientStore, flaky: FlakyStore) -> None:
+    store.close()
+    assert flaky.closed
+
+    class Broken(FlakyStore):
+        def close(self) -> None:
+            raise OSError("already gone")
+
+    ResilientStore(Broken()).close()
+
+
+def test_the_share_is_one_over_the_workers_last_seen(
+    store: ResilientStore, flaky: FlakyStore
+) -> None:
+    me = Coordinator(store, namespace="gw")
+    others = [Coordinator(flaky.inner, namespace="gw") for _ in range(3)]
+    for other in others:
+        other.heartbeat(100.0, 30.0)
+    assert (me.degraded, me.share) == (False, 1.0)
+    me.heartbeat(100.0, 30.0)
+    assert me.share == 1.0  # shared: the budgets are counted together, all of them
+    flaky.down = True
+    me.heartbeat(101.0, 30.0)  # degraded here: the local count (1) is not believed
+    assert me.degraded
+    assert me.share == 0.25
+
+
+def test_the_share_without_any_heartbeat_is_the_whole(
+    store: ResilientStore, flaky: FlakyStore
+) -> None:
+    me = Coordinator(store, namespace="gw")
+    flaky.down = True
+    assert isinstance(me.take_slot([Budget("global", capacity=1, window=1.0)], 0.0), Grant)
+    assert me.degraded
+    assert me.share == 1.0
+
+
+def test_operations_keep_answering_while_degraded(store: ResilientStore, flaky: FlakyStore) -> None:
+    me = Coordinator(store, namespace="gw")
+    flaky.down = True
+    budget = Budget("global", capacity=1, window=1.0)
+    grant = me.take_slot([budget], 0.0)
+    assert isinstance(grant, Grant)
+    assert isinstance(me.take_slot([budget], 0.1), Wait)  # local pacing still holds
+    me.finish_slot(grant, 0.2)
+    me.penalize(50.0)
+    assert me.acquire("keepalive", 10.0, 0.0)
+    assert me.holder_of("keepalive", 1.0) is not None
+    assert me.new_generation(0) == 1
+    assert me.session().penalty_until == 50.0
+    me.leave()
