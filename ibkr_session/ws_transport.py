@@ -156,7 +156,7 @@ class WebSocketConnector:
 
     def __call__(self, session_id: str) -> WsConnection:
         try:
-            connection = websockets.sync.client.connect(
+            opened = websockets.sync.client.connect(
                 self.url,
                 ssl=self._context,
                 additional_headers={"Cookie": session_cookie(session_id)},
@@ -169,6 +169,8 @@ class WebSocketConnector:
                 max_size=MAX_MESSAGE,
                 max_queue=None,
             )
+            # Entered once, closed by ``_Client.close``: the connection outlives this call.
+            connection = opened.__enter__()
         except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as exc:
             raise GatewayUnreachableError(
                 f"cannot open the WebSocket {self.url}: {_describe(exc)}"
