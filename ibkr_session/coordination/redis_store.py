@@ -1,9 +1,12 @@
 """The Redis store: workers on many machines share one view (``coordination="redis://..."``).
 
-``update(keys, change)`` is Redis's optimistic transaction, through redis-py:
-``WATCH`` the keys, ``MGET`` them, run ``change`` here, then ``MULTI``/``SET``/``DEL``/``EXEC``.
-If another client wrote a watched key in between, ``EXEC`` does nothing and the whole
-update runs again (``change`` is pure over its dict, so running it twice is harmless).
+``update(keys, change)`` is Redis's optimistic transaction, on one connection of
+redis-py's pool: ``WATCH`` the keys and ``MGET`` them (one round trip), run ``change``
+here, then ``MULTI``/``SET``/``DEL``/``EXEC`` (one round trip). If another client wrote a
+watched key in between, ``EXEC`` does nothing and the whole update runs again (``change``
+is pure over its dict, so running it twice is harmless). redis-py's own ``Pipeline.watch``
+costs a round trip per command in its immediate mode (three per update, measured 850 µs
+against 190 µs per PING on a loaded machine); pipelining WATCH with MGET saves one.
 
 Why not Lua, or redis-py's ``Lock``: ``change`` is Python code (the coordinator's shared
 semantics are written once, for every backend), so a script would mean writing each
@@ -35,7 +38,7 @@ from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from ibkr_session.coordination.store import StoreUnavailableError, Values
@@ -97,50 +100,69 @@ class RedisStore:
 
     def update(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
         keys = list(dict.fromkeys(keys))
+        if not keys:
+            return change({})
         names = [self.prefix + key for key in keys]
         deadline = time.monotonic() + self.timeout
+        pool = self._client.connection_pool
         try:
-            with self._client.pipeline(transaction=True) as pipe:
-                while True:
-                    try:
-                        return self._attempt(pipe, keys, names, change)
-                    except WatchError:
-                        if time.monotonic() >= deadline:
-                            raise StoreUnavailableError(
-                                f"{self!r}: still conflicting after {self.timeout} s"
-                            ) from None
+            # redis-py's connection methods are untyped: Any keeps mypy --strict honest here.
+            connection: Any = pool.get_connection()
         except RedisError as exc:
             raise StoreUnavailableError(f"{self!r}: {type(exc).__name__}: {exc}") from exc
+        try:
+            while True:
+                done, result = self._attempt(connection, keys, names, change)
+                if done:
+                    return result
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailableError(
+                        f"{self!r}: still conflicting after {self.timeout} s"
+                    )
+        except RedisError as exc:
+            connection.disconnect()
+            raise StoreUnavailableError(f"{self!r}: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            connection.disconnect()  # a change that raised left the connection WATCHing
+            raise
+        finally:
+            pool.release(connection)
 
     def _attempt(
         self,
-        pipe: redis.client.Pipeline,
+        connection: Any,
         keys: list[str],
         names: list[str],
         change: Callable[[Values], T],
-    ) -> T:
-        if not keys:
-            return change({})
-        pipe.watch(*names)  # type: ignore[no-untyped-call]
-        texts = [_text(raw) for raw in pipe.mget(names)]
+    ) -> tuple[bool, T]:
+        """One optimistic try, in two round trips: ``WATCH`` + ``MGET``, then ``MULTI`` ...
+        ``EXEC``. ``(False, _)`` when another client wrote a watched key meanwhile."""
+        connection.send_packed_command(
+            connection.pack_commands([("WATCH", *names), ("MGET", *names)])
+        )
+        connection.read_response()
+        texts = [_text(raw) for raw in connection.read_response()]
         values: Values = {}
         for key, text in zip(keys, texts, strict=True):
             if text is not None:
                 with suppress(ValueError):
                     values[key] = json.loads(text)
         result = change(values)
-        pipe.multi()
+        commands: list[tuple[Any, ...]] = [("MULTI",)]
         for key, name, text in zip(keys, names, texts, strict=True):
             if key in values:
                 new = _dumps(values[key])
                 if new != text:
-                    pipe.set(name, new, ex=self.ttl)
+                    commands.append(("SET", name, new, "EX", self.ttl))
                 else:
-                    pipe.expire(name, self.ttl)
+                    commands.append(("EXPIRE", name, self.ttl))  # in use: keep it alive
             elif text is not None:
-                pipe.delete(name)
-        pipe.execute()
-        return result
+                commands.append(("DEL", name))
+        commands.append(("EXEC",))
+        connection.send_packed_command(connection.pack_commands(commands))
+        for _ in commands[:-1]:
+            connection.read_response()  # OK, then QUEUED for each
+        return connection.read_response() is not None, result
 
     def clear(self) -> None:
         """Delete every key of this prefix (tests and ``ibkr status --reset`` only)."""
