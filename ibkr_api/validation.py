@@ -5,9 +5,16 @@ normalised arguments or raises ``InvalidRequestError`` (a ``ValueError``) whose 
 names the field and the bad value and whose ``.field`` is the argument's name. A pydantic
 ``ValidationError`` never escapes.
 
-Why so strict: account, order and reply ids are pasted into URL paths (a ``/`` or ``..``
-in one would address another endpoint), and an order with a misread price is worse than
-no order. Normalisation follows the reference's names: ``side`` and ``tif`` are upper-cased,
+Why so strict: account, order and reply ids are pasted into URL paths (a ``/``, ``..`` or
+``..;`` in one would address another endpoint), so each is checked against what IBKR
+issues: account ids are letters then digits (``U1234567``, ``DU1234567``, ``F1234567``,
+``DFN884096``), order ids are numbers, reply ids are letters, digits and dashes (a UUID).
+Numbers are bounded before they are converted (a conid is a 32-bit int, quantities and
+prices at most ``MAX_QUANTITY`` / ``MAX_PRICE``), so ``10**5000`` is a refused argument,
+not an ``OverflowError``; strings have a maximum length. And an order with a misread price
+is worse than no order.
+
+Normalisation follows the reference's names: ``side`` and ``tif`` are upper-cased,
 ``order_type`` is mapped to the gateway's (``STP_LMT`` → ``STOP_LIMIT``), conids become
 ``int`` (``search_contract`` hands them out as digit strings), order ids become ``str``.
 
@@ -76,6 +83,16 @@ __all__ = [
 MAX_SNAPSHOT_FIELDS = 50
 MAX_SUPPRESSED_IDS = 51
 MAX_COID_LENGTH = 64
+MAX_CONID = 2**31 - 1
+"""Conids are 32-bit integers in IBKR's APIs (TWS ``Contract.conId`` is an ``int``)."""
+MAX_ORDER_ID = 2**63 - 1
+MAX_QUANTITY = 1e9
+"""No instrument trades a billion units in one order; beyond that is a bug, not an order."""
+MAX_PRICE = 1e9
+MAX_SYMBOL_LENGTH = 64
+MAX_FIELD_TAG = 99_999
+MAX_LIST_LENGTH = 10_000
+"""Conids in one snapshot call (split into requests of 100): a bound, not a limit of IBKR."""
 
 ORDER_TYPES = {
     "MKT": "MKT",
@@ -99,48 +116,67 @@ BAR_SIZES = (
 PERIOD_UNITS = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
 """History period unit → the largest count IBKR accepts (IBKR-FACTS §5)."""
 
-_PERIOD = re.compile(r"([1-9][0-9]*)(min|h|d|w|m|y)")
-_MESSAGE_ID = re.compile(r"[a-z]+[0-9]+")
-_URL_UNSAFE = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+_PERIOD = re.compile(r"([1-9][0-9]{0,3})(min|h|d|w|m|y)")
+_MESSAGE_ID = re.compile(r"[a-z]{1,4}[0-9]{1,8}")
+_ACCOUNT_ID = re.compile(r"[A-Z]{1,4}[0-9]{1,12}")
+_ORDER_ID = re.compile(r"[0-9]{1,19}")
+_REPLY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 # --- field rules -----------------------------------------------------------------------
 
 
-def _path_segment(value: object) -> str:
-    """An id that becomes one URL path segment: str (or int, as for order ids)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+def _account_id(value: object) -> str:
+    """An account id as IBKR issues them: capital letters, then digits (``U1234567``)."""
     if not isinstance(value, str):
-        raise ValueError("must be a string or an integer")
+        raise ValueError("must be a string")
     if not value:
         raise ValueError("must not be empty")
-    if _URL_UNSAFE.search(value) or not value.isprintable() or value in {".", ".."}:
+    if not _ACCOUNT_ID.fullmatch(value):
+        raise ValueError("must be an IBKR account id: capital letters then digits, like U1234567")
+    return value
+
+
+def _order_id(value: object) -> str:
+    """An order id: the gateway's number, as an int or its digit string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value <= MAX_ORDER_ID:
+            raise ValueError("must be a positive order id like 1234567890")
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("must be a string or an integer")
+    if not _ORDER_ID.fullmatch(value) or int(value) == 0:
+        raise ValueError("must be a numeric order id like '1234567890'")
+    return value
+
+
+def _reply_id(value: object) -> str:
+    """A question's reply id: letters, digits and dashes (IBKR sends a UUID)."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not value:
+        raise ValueError("must not be empty")
+    if not _REPLY_ID.fullmatch(value):
         raise ValueError(
-            "must not contain '/', '\\', '?', '#', '%', whitespace or control characters"
+            "must be a reply id of letters, digits, '-' and '_' (like "
+            "'07a13a5a-4a48-44a5-bb25-5ab37b79186c'), at most 64 characters"
         )
     return value
 
 
-def _string_id(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    return _path_segment(value)
-
-
 def _conid(value: object) -> int:
-    """A contract id: a positive int, or the digit string ``search_contract`` returns."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    """A contract id: a positive 32-bit int, or the digit string ``search_contract`` returns."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError("must be a positive integer conid (like 265598)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CONID:
+        raise ValueError(f"must be a positive integer conid (like 265598) up to {MAX_CONID}")
     return value
 
 
 def _field_tag(value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_FIELD_TAG:
         return str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 5:
         return value
     raise ValueError("must be a numeric field tag like 31 or '84'")
 
@@ -157,21 +193,23 @@ _T = TypeVar("_T")
 def _list_of(
     rule: Callable[[object], _T], *, noun: str, most: int | None, example: str
 ) -> Callable[[object], list[_T]]:
-    """A list (or tuple) of 1..``most`` items (``None``: any number), each checked by ``rule``."""
+    """A list (or tuple) of 1..``most`` items (``None``: up to ``MAX_LIST_LENGTH``), each
+    checked by ``rule``."""
 
     def check(value: object) -> list[_T]:
         if not isinstance(value, list | tuple):
             raise ValueError(f"must be a list of {noun}s like {example}")
         if not value:
             raise ValueError(f"must name at least one {noun}")
-        if most is not None and len(value) > most:
-            raise ValueError(f"at most {most} {noun}s per request")
+        limit = most if most is not None else MAX_LIST_LENGTH
+        if len(value) > limit:
+            raise ValueError(f"at most {limit} {noun}s per request")
         checked = []
         for index, item in enumerate(value):
             try:
                 checked.append(rule(item))
             except ValueError as exc:
-                raise ValueError(f"item {index} ({item!r}) {exc}") from None
+                raise ValueError(f"item {index} ({_shown(item)}) {exc}") from None
         return checked
 
     return check
@@ -198,16 +236,27 @@ _message_ids = _list_of(
 )
 
 
-def _optional_positive_number(value: object) -> int | float | None:
-    return None if value is None else _positive_number(value)
+def _positive_number(most: float) -> Callable[[object], int | float]:
+    """A positive finite number up to ``most``; compared before any conversion, so an
+    integer too large for a float is refused, not an ``OverflowError``."""
+
+    def check(value: object) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a positive finite number")
+        if not 0 < value <= most:
+            raise ValueError(f"must be a positive number up to {most:g}")
+        return value
+
+    return check
 
 
-def _positive_number(value: object) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("must be a positive finite number")
-    return value
+def _optional(rule: Callable[[object], _T]) -> Callable[[object], _T | None]:
+    def check(value: object) -> _T | None:
+        return None if value is None else rule(value)
+
+    return check
 
 
 def _choice(choices: Mapping[str, str]) -> Callable[[object], str]:
@@ -229,6 +278,8 @@ def _upper(words: frozenset[str]) -> Mapping[str, str]:
 def _symbol(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
+    if len(value) > MAX_SYMBOL_LENGTH:
+        raise ValueError(f"must be at most {MAX_SYMBOL_LENGTH} characters")
     if not value.isprintable():
         raise ValueError("must not contain control characters")
     return value.strip()
@@ -261,12 +312,12 @@ def _bar(value: object) -> str:
     return value
 
 
-AccountId = Annotated[str, BeforeValidator(_string_id)]
-OrderId = Annotated[str, BeforeValidator(_path_segment)]
-ReplyId = Annotated[str, BeforeValidator(_string_id)]
+AccountId = Annotated[str, BeforeValidator(_account_id)]
+OrderId = Annotated[str, BeforeValidator(_order_id)]
+ReplyId = Annotated[str, BeforeValidator(_reply_id)]
 Conid = Annotated[int, BeforeValidator(_conid)]
-Quantity = Annotated[int | float, BeforeValidator(_positive_number)]
-Price = Annotated[int | float | None, BeforeValidator(_optional_positive_number)]
+Quantity = Annotated[int | float, BeforeValidator(_positive_number(MAX_QUANTITY))]
+Price = Annotated[int | float | None, BeforeValidator(_optional(_positive_number(MAX_PRICE)))]
 
 
 # --- the models ------------------------------------------------------------------------
@@ -455,7 +506,16 @@ def _translate(error: ErrorDetails) -> InvalidRequestError:
 
 
 def _field_error(field: str, value: object, reason: str) -> InvalidRequestError:
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return InvalidRequestError(f"{field}={shown}: {reason}", field=field)
+    return InvalidRequestError(f"{field}={_shown(value)}: {reason}", field=field)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut to 80 characters; never fails (an int past Python's 4300-digit
+    limit has no ``repr``)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        shown = repr(value)
+    except ValueError:
+        shown = f"<{type(value).__name__}>"
+    return shown if len(shown) <= 80 else shown[:77] + "..."

@@ -17,32 +17,57 @@ Strategy = st.SearchStrategy[Any]
 
 # --- good and bad values per kind of field ----------------------------------------------
 
+# Ids as IBKR issues them: account ids are capital letters then digits, order ids numbers,
+# reply ids letters, digits and dashes (a UUID).
+ACCOUNT_ID = st.from_regex(r"[A-Z]{1,4}[0-9]{1,12}", fullmatch=True)
+ORDER_ID = st.integers(1, 2**63 - 1) | st.integers(1, 10**12).map(str)
+REPLY_ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", fullmatch=True)
 _ID_CHARS = st.characters(codec="ascii", categories=("L", "N")) | st.sampled_from("-_.:")
 ID = st.text(_ID_CHARS, min_size=1, max_size=24).filter(lambda s: s not in {".", ".."})
 _BREAKERS = st.sampled_from(["/", "\\", "?", "#", "%", " ", "\t", "\n", "\x00", "\x7f", "\u2028"])
 NOT_A_VALUE = st.one_of(st.none(), st.floats(), st.lists(st.integers(), max_size=2))
 BAD_ID = st.one_of(
     st.just(""),
-    st.just(".."),
+    st.sampled_from(["..", "..;", ".;", "U1;", "U1.", "u1234567", "U1234567/..", "DU1 "]),
     st.tuples(ID, _BREAKERS, ID).map("".join),
     NOT_A_VALUE,
     st.booleans(),
 )
 STRING_ID_BAD = BAD_ID | st.integers()
+BAD_ORDER_ID = BAD_ID | st.sampled_from(["1.5", "-1", "0", "1e3", "12a", "9" * 20, 0, -3, 2**63])
 
-CONID = st.integers(1, 2**40) | st.integers(1, 2**40).map(str)
+MAX_CONID = 2**31 - 1
+CONID = st.integers(1, MAX_CONID) | st.integers(1, MAX_CONID).map(str)
+HUGE = st.sampled_from([10**400, 10**5000, -(10**400)])
 BAD_CONID = st.one_of(
     st.integers(max_value=0),
+    st.integers(min_value=MAX_CONID + 1),
+    HUGE,
     st.booleans(),
     st.floats(),
     st.none(),
     st.text(max_size=8).filter(lambda s: not (s.isascii() and s.isdigit())),
+    st.just("9" * 5000),
 )
+
+
+def _not_a_reply_id(value: object) -> bool:
+    """``u1234567`` is no account id but a well-formed reply id."""
+    return not (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", value))
+
+
+def _not_one_conid(value: object) -> bool:
+    """A digit string is one valid conid (``conids="265598"``): never a "bad list"."""
+    return not (isinstance(value, str) and value.isascii() and value.isdigit())
+
 
 POSITIVE = st.integers(1, 10**9) | st.floats(1e-6, 1e9, allow_nan=False, allow_infinity=False)
 BAD_POSITIVE = st.one_of(
     st.integers(max_value=0),
     st.floats(max_value=0.0),
+    st.floats(min_value=1.0000001e9),
+    st.integers(min_value=10**9 + 1),
+    HUGE,
     st.sampled_from([float("nan"), float("inf"), float("-inf"), True, False, "10"]),
 )
 BOOL = st.booleans()
@@ -107,17 +132,17 @@ BAD_COID = st.one_of(
 # --- the models: field → (good values, bad values) --------------------------------------
 
 FIELDS: dict[type[Any], dict[str, tuple[Strategy, Strategy]]] = {
-    v.SelectAccountArgs: {"account_id": (ID, STRING_ID_BAD)},
-    v.GetSummaryArgs: {"account_id": (ID, STRING_ID_BAD)},
-    v.GetLedgerArgs: {"account_id": (ID, STRING_ID_BAD)},
-    v.GetPositionsArgs: {"account_id": (ID, STRING_ID_BAD)},
+    v.SelectAccountArgs: {"account_id": (ACCOUNT_ID, STRING_ID_BAD)},
+    v.GetSummaryArgs: {"account_id": (ACCOUNT_ID, STRING_ID_BAD)},
+    v.GetLedgerArgs: {"account_id": (ACCOUNT_ID, STRING_ID_BAD)},
+    v.GetPositionsArgs: {"account_id": (ACCOUNT_ID, STRING_ID_BAD)},
     v.GetFilledOrdersArgs: {
-        "account_id": (ID | st.none(), STRING_ID_BAD.filter(lambda x: x is not None))
+        "account_id": (ACCOUNT_ID | st.none(), STRING_ID_BAD.filter(lambda x: x is not None))
     },
     v.GetMarketSnapshotArgs: {
         "conids": (
             CONID | st.lists(CONID, min_size=1, max_size=250),  # the reader splits by 100
-            bad_list(CONID, BAD_CONID, None),
+            bad_list(CONID, BAD_CONID, None).filter(_not_one_conid),
         ),
         "fields": (
             st.none() | st.lists(TAG, min_size=1, max_size=50),
@@ -136,10 +161,13 @@ FIELDS: dict[type[Any], dict[str, tuple[Strategy, Strategy]]] = {
     },
     v.GetContractDetailsArgs: {"conid": (CONID, BAD_CONID)},
     v.CancelOrderArgs: {
-        "account_id": (ID, STRING_ID_BAD),
-        "order_id": (ID | st.integers(1), BAD_ID),
+        "account_id": (ACCOUNT_ID, STRING_ID_BAD),
+        "order_id": (ORDER_ID, BAD_ORDER_ID),
     },
-    v.ReplyToOrderArgs: {"message_id": (ID, STRING_ID_BAD), "confirmed": (BOOL, BAD_BOOL)},
+    v.ReplyToOrderArgs: {
+        "message_id": (REPLY_ID, STRING_ID_BAD.filter(_not_a_reply_id)),
+        "confirmed": (BOOL, BAD_BOOL),
+    },
     v.SuppressMessagesArgs: {
         "message_ids": (
             st.lists(MESSAGE_ID, min_size=1, max_size=51),
@@ -185,7 +213,7 @@ def valid_order(draw: st.DrawFn, model: type[Any]) -> dict[str, Any]:
     order_type = draw(any_case(list(v.ORDER_TYPES)))
     rules = _PRICE_RULES[v.ORDER_TYPES[order_type.upper()]]
     order: dict[str, Any] = {
-        "account_id": draw(ID),
+        "account_id": draw(ACCOUNT_ID),
         "conid": draw(CONID),
         "side": draw(any_case(v.SIDES)),
         "quantity": draw(POSITIVE),
@@ -201,7 +229,7 @@ def valid_order(draw: st.DrawFn, model: type[Any]) -> dict[str, Any]:
         order["trailing_amt"] = draw(POSITIVE)
         order["trailing_type"] = draw(st.sampled_from(["amt", "%"]))
     if model is v.ModifyOrderArgs:
-        order["order_id"] = draw(ID | st.integers(1))
+        order["order_id"] = draw(ORDER_ID)
     return order
 
 
@@ -213,7 +241,7 @@ def valid_arguments(model: type[Any]) -> Strategy:
 
 def bad_fields(model: type[Any]) -> dict[str, Strategy]:
     if model in (v.PlaceOrderArgs, v.ModifyOrderArgs):
-        extra = {"order_id": BAD_ID} if model is v.ModifyOrderArgs else {}
+        extra = {"order_id": BAD_ORDER_ID} if model is v.ModifyOrderArgs else {}
         return {**_ORDER_FIELD_ERRORS, **extra}
     return {name: bad for name, (_, bad) in FIELDS[model].items()}
 
