@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from bench import percentile, quiet_logs, report
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.runner import SESSION_ERRORS
+from ibkr_host.runner import SESSION_ERRORS
 from ibkr_session.clock import ManualClock
 from ibkr_sim.gateway import SimulatedGateway
 

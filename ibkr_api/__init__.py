@@ -2,12 +2,11 @@
 
 ``IbkrClient`` is the ``ctx.ibkr`` object; the error tree of ``ibkr_session`` is re-exported
 so a worker needs one import; the typed views (``Quote``, ``Order``, ...) read the raw
-answers into numbers and datetimes when a worker wants them; ``WorkerContext`` and
-``run_worker`` host a worker module.
+answers into numbers and datetimes when a worker wants them. Hosting a worker module
+(``WorkerContext``, ``run_worker``, the ``ibkr`` command) is ``ibkr_host``'s business.
 """
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.host import WorkerContext, WorkerState
 from ibkr_api.models import (
     Account,
     AuthStatus,
@@ -25,7 +24,6 @@ from ibkr_api.orders import (
     OrderUnconfirmedUnavailableError,
     OrderUnconfirmedUnreachableError,
 )
-from ibkr_api.runner import RunResult, WorkerLoadError, load_worker, run_worker
 from ibkr_api.stream import (
     LiveQuote,
     OrderEvent,
@@ -91,7 +89,6 @@ __all__ = [
     "QuoteEvent",
     "RateLimitedError",
     "ResetWindowError",
-    "RunResult",
     "Stream",
     "StreamClosedError",
     "StreamError",
@@ -101,9 +98,4 @@ __all__ = [
     "StreamStats",
     "TradeEvent",
     "UnreadableAnswerError",
-    "WorkerContext",
-    "WorkerLoadError",
-    "WorkerState",
-    "load_worker",
-    "run_worker",
 ]

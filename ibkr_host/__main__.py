@@ -1,7 +1,7 @@
-"""``python -m ibkr_api``: the ``ibkr`` command without the console script."""
+"""``python -m ibkr_host``: the ``ibkr`` command without the console script."""
 
 import sys
 
-from ibkr_api.cli import main
+from ibkr_host.cli import main
 
 sys.exit(main())

@@ -239,8 +239,8 @@ def _port(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ibkr_api.client import IbkrClient
-    from ibkr_api.host import WorkerContext
-    from ibkr_api.runner import load_worker, run_worker
+    from ibkr_host.host import WorkerContext
+    from ibkr_host.runner import load_worker, run_worker
 
     worker = load_worker(args.worker)
     state_file = args.state_file or Path(".ibkr-state") / f"{args.worker.stem}.json"
@@ -310,7 +310,7 @@ class _ShiftedClock(SystemClock):
 
 
 def _status(args: argparse.Namespace) -> int:
-    from ibkr_api.status import gather_status
+    from ibkr_host.status import gather_status
 
     report = gather_status(args.gateway, region=args.region, pin=args.pin)
     for label, value in report.rows:
@@ -326,7 +326,7 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ibkr_api.demo import run_demo
+    from ibkr_host.demo import run_demo
 
     outcome = run_demo(hours=args.hours, seed=args.seed, out=sys.stdout)
     return 0 if outcome.passed else 1

@@ -24,9 +24,9 @@ from typing import Any, TextIO
 import structlog
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.host import WorkerContext
-from ibkr_api.runner import WorkerRunner, load_worker
-from ibkr_api.timeline import StateDurations, Timeline, format_duration, render_table
+from ibkr_host.host import WorkerContext
+from ibkr_host.runner import WorkerRunner, load_worker
+from ibkr_host.timeline import StateDurations, Timeline, format_duration, render_table
 from ibkr_session.clock import ManualClock
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState

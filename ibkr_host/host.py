@@ -47,7 +47,7 @@ class WorkerLog:
     """
 
     def __init__(self, worker: str) -> None:
-        self._log = get_logger("ibkr_api.worker", worker=worker)
+        self._log = get_logger("ibkr_host.worker", worker=worker)
 
     def debug(self, message: str, **fields: Any) -> None:
         self._log.debug(message, **fields)

@@ -40,8 +40,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, SupportsIndex
 
-from ibkr_api.host import WorkerContext
 from ibkr_api.orders import OrderOutcomeUnknownError
+from ibkr_host.host import WorkerContext
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.errors import (
     CompetingSessionError,

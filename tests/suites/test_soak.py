@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.host import WorkerContext
-from ibkr_api.runner import WorkerRunner, load_worker
+from ibkr_host.host import WorkerContext
+from ibkr_host.runner import WorkerRunner, load_worker
 from ibkr_session.clock import ManualClock
 from ibkr_session.schedule import ResetSchedule
 from ibkr_sim.gateway import SimulatedGateway
@@ -37,7 +37,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 START = _dt.datetime(2026, 10, 31, 9, 0, tzinfo=NEW_YORK)  # Saturday; DST ends Sunday 02:00
 RESET_MINUTES = 5.0
 COMPETING_MINUTES = 10
-LIBRARY_FILES = ("*/ibkr_session/*", "*/ibkr_api/*")
+LIBRARY_FILES = ("*/ibkr_session/*", "*/ibkr_api/*", "*/ibkr_host/*")
 HELD_BY_THE_SIMULATOR = "*/ibkr_session/clock.py"
 """The clock's datetimes: the simulator's request log keeps one per request."""
 MEMORY_GROWTH_LIMIT = 64 * 1024

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ibkr_api.cli import main
+from ibkr_host.cli import main
 from ibkr_sim.gateway import SimulatedGateway
 
 
@@ -101,7 +101,7 @@ def test_bad_command_lines_exit_2(argv: list[str]) -> None:
 
 
 def test_sim_serves_until_ctrl_c() -> None:
-    command = [sys.executable, "-m", "ibkr_api", "sim", "--port", "0"]
+    command = [sys.executable, "-m", "ibkr_host", "sim", "--port", "0"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603 (our interpreter, fixed argv)
         assert process.stdout is not None
@@ -116,7 +116,7 @@ def test_sim_serves_until_ctrl_c() -> None:
 
 
 def test_sim_can_serve_market_hours_at_any_hour() -> None:
-    command = [sys.executable, "-m", "ibkr_api", "sim", "--port", "0"]
+    command = [sys.executable, "-m", "ibkr_host", "sim", "--port", "0"]
     command += ["--market-time", "2026-06-15 10:30"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603 (our interpreter, fixed argv)
@@ -132,7 +132,7 @@ def test_run_stops_cleanly_on_ctrl_c_after_the_current_tick(
     live_sim: SimulatedGateway, examples: Path, tmp_path: Path
 ) -> None:
     command = [
-        sys.executable, "-m", "ibkr_api", "run", str(examples / "nlv_summary.py"),
+        sys.executable, "-m", "ibkr_host", "run", str(examples / "nlv_summary.py"),
         "--gateway", live_sim.url, "--interval", "3600",
         "--state-file", str(tmp_path / "nlv.json"),
     ]  # fmt: skip

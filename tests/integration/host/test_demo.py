@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from ibkr_api.cli import main
-from ibkr_api.demo import DEMO_START, competing_login, run_demo
+from ibkr_host.cli import main
+from ibkr_host.demo import DEMO_START, competing_login, run_demo
 
 
 def test_the_morning_recovers_the_idle_expiry_and_answers_a_question() -> None:

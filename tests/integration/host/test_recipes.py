@@ -9,8 +9,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from ibkr_api.client import IbkrClient
-from ibkr_api.host import WorkerContext
-from ibkr_api.runner import load_worker, run_worker
+from ibkr_host.host import WorkerContext
+from ibkr_host.runner import load_worker, run_worker
 from ibkr_session.clock import ManualClock
 from ibkr_sim.gateway import SimulatedGateway
 

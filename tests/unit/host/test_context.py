@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from ibkr_api.host import NO_CLIENT_MESSAGE, WorkerContext, WorkerState
+from ibkr_host.host import NO_CLIENT_MESSAGE, WorkerContext, WorkerState
 from ibkr_session.clock import ManualClock
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from ibkr_api.host import WorkerContext
 from ibkr_api.orders import OrderUnconfirmedUnreachableError
-from ibkr_api.runner import WorkerLoadError, WorkerRunner, load_worker, run_worker
+from ibkr_host.host import WorkerContext
+from ibkr_host.runner import WorkerLoadError, WorkerRunner, load_worker, run_worker
 from ibkr_session.clock import ManualClock, SystemClock
 from ibkr_session.errors import (
     CompetingSessionError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ibkr_api.status import describe_window
+from ibkr_host.status import describe_window
 from ibkr_session.schedule import ResetSchedule
 
 

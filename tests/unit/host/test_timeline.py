@@ -6,7 +6,7 @@ import datetime as _dt
 import io
 from zoneinfo import ZoneInfo
 
-from ibkr_api.timeline import StateDurations, Timeline, format_duration, render_table
+from ibkr_host.timeline import StateDurations, Timeline, format_duration, render_table
 
 NEW_YORK = ZoneInfo("America/New_York")
 T0 = _dt.datetime(2026, 6, 15, 13, 0, tzinfo=_dt.UTC)  # Monday 09:00 EDT
