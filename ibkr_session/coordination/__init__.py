@@ -57,19 +57,23 @@ def open_store(choice: str) -> Store:
     if choice == "memory":
         return MemoryStore()
     if choice == "file":
-        return ResilientStore(FileStore(default_state_dir() / DEFAULT_FILE_NAME))
+        return _resilient(FileStore(default_state_dir() / DEFAULT_FILE_NAME))
     scheme = choice.partition(":")[0].lower()
     if scheme == "file":
-        return ResilientStore(FileStore(_file_path(choice)))
+        return _resilient(FileStore(_file_path(choice)))
     if scheme in ("redis", "rediss", "unix") and "://" in choice:
         # Imported here: redis-py is needed only by those who choose Redis.
         from ibkr_session.coordination.redis_store import RedisStore
 
         try:
-            return ResilientStore(RedisStore(choice))
+            return _resilient(RedisStore(choice))
         except ValueError as exc:
             raise _invalid(choice, str(exc)) from exc
     raise _invalid(choice)
+
+
+def _resilient(backend: Store) -> ResilientStore:
+    return ResilientStore(backend, remember=Coordinator.remembered)
 
 
 def _file_path(url: str) -> Path:

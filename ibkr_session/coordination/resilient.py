@@ -10,13 +10,17 @@ interval, not one per request). The first update that reaches the backend again 
 
 While degraded the manager is alone: its pacing must keep to its share of the limits
 (``Coordinator.share``: one over the number of live workers it last saw), and its leases
-are its own. Orders stay exactly-once regardless: that is the cOID rules' business, not
-coordination's. ``update`` raises nothing the backend's failure could cause; an exception
+are its own. The keys ``remember(key)`` names (``Coordinator.remembered``: the penalty box
+and the session's memory) start from their last shared values, so a manager cut off
+never sends into a penalty box it knew of, nor counts a brokerage generation again.
+Orders stay exactly-once regardless: that is the cOID rules' business, not coordination's.
+``update`` raises nothing the backend's failure could cause; an exception
 from ``change`` itself (a bug) still propagates.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,8 +53,11 @@ class ResilientStore:
         *,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         monotonic: Callable[[], float] = time.monotonic,
+        remember: Callable[[str], bool] | None = None,
     ) -> None:
         self.backend = backend
+        self.remember = remember
+        self._remembered: dict[str, str | None] = {}
         self.kind = backend.kind
         self.local = MemoryStore()
         self.retry_interval = float(retry_interval)
@@ -79,12 +86,25 @@ class ResilientStore:
                     # This update probes the backend; the others stay local meanwhile.
                     self._retry_at = now + self.retry_interval
         if not skip:
+            kept = [key for key in keys if self.remember(key)] if self.remember else []
+            seen: dict[str, str | None] = {}
+
+            def noted(values: Values) -> T:
+                result = change(values)
+                # The last run is the one a backend committed (an optimistic one may rerun).
+                for key in kept:
+                    seen[key] = json.dumps(values[key]) if key in values else None
+                return result
+
             try:
-                result = self.backend.update(keys, change)
+                result = self.backend.update(keys, noted if kept else change)
             except StoreUnavailableError as exc:
                 self._lost(exc)
             else:
                 self._reached()
+                if kept:
+                    with self._lock:
+                        self._remembered.update(seen)
                 return result
         return self.local.update(keys, change)
 
@@ -102,6 +122,12 @@ class ResilientStore:
             self._retry_at = self._monotonic() + self.retry_interval
             if first:
                 self.degradations += 1
+                remembered = {
+                    key: json.loads(text)
+                    for key, text in self._remembered.items()
+                    if text is not None
+                }
+                self.local.update(list(remembered), lambda values: values.update(remembered))
         if first:
             log.warning(
                 "coordination.degraded",

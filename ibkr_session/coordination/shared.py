@@ -180,6 +180,14 @@ class Coordinator:
     def _key(self, *parts: str) -> str:
         return "|".join((self.namespace, *parts))
 
+    @staticmethod
+    def remembered(key: str) -> bool:
+        """Whether a local store taking over in an outage should start from ``key``'s last
+        shared value: the penalty box and the session's memory, yes (never send into a
+        known box, never count a generation again); pacing entries and leases, no (another
+        manager's request or lease would hold this one for a whole ``flight_ttl``)."""
+        return key.rpartition("|")[2] in ("penalty", "session")
+
     # -- pacing ---------------------------------------------------------------------------
 
     def take_slot(
@@ -302,20 +310,23 @@ class Coordinator:
         """A new brokerage session began: the generation after ``seen``, counted once.
 
         Several managers may see the same new session; only the first one that still saw
-        ``seen`` moves the counter, the others get the already-moved value.
+        ``seen`` moves the counter, the others get the already-moved value. A store that
+        forgot the counter (a Redis restarted empty, the local store of degraded mode) is
+        behind ``seen``: the counter then moves past ``seen`` too, never backwards.
         """
 
         def change(data: dict[str, Any]) -> int:
             generation = int(data.get("generation", 0))
-            if generation == seen:
+            if generation <= seen:
                 generation = seen + 1
                 data["generation"] = generation
             return generation
 
         return int(self._change_session(change))
 
-    def mark_primed(self, generation: int) -> None:
-        """``/iserver/accounts`` (and the re-selection) was done in ``generation``."""
+    def mark_primed(self, generation: int | None) -> None:
+        """``/iserver/accounts`` (and the re-selection) was done in ``generation`` (None:
+        the gateway said it is not primed after all)."""
         self._change_session(lambda data: data.__setitem__("primed", generation))
 
     def note_contact(self, now: float) -> None:

@@ -203,3 +203,35 @@ def test_operations_keep_answering_while_degraded(store: ResilientStore, flaky: 
     assert me.new_generation(0) == 1
     assert me.session().penalty_until == 50.0
     me.leave()
+
+
+def test_an_outage_starts_from_the_known_penalty_and_session_not_from_others_holds(
+    flaky: FlakyStore, ticker: Ticker
+) -> None:
+    store = ResilientStore(
+        flaky, retry_interval=3.0, monotonic=ticker, remember=Coordinator.remembered
+    )
+    me = Coordinator(store, namespace="gw")
+    other = Coordinator(flaky.inner, namespace="gw")
+    budget = Budget("global", capacity=1, window=1.0)
+    assert isinstance(other.take_slot([budget], 0.0), Grant)  # in flight elsewhere
+    assert other.acquire("keepalive", 30.0, 0.0)
+    assert me.new_generation(0) == 1
+    me.select_account("U7654321")
+    me.penalize(500.0)
+    flaky.down = True
+    wait = me.take_slot([budget], 100.0)
+    assert isinstance(wait, Wait)
+    assert wait.reason == "penalty box"  # known before the outage: still kept
+    session = me.session()
+    assert (session.generation, session.account_id) == (1, "U7654321")
+    assert me.new_generation(1) == 2  # counted on from the shared value, not from 0
+    assert isinstance(me.take_slot([budget], 500.0), Grant)  # others' entries not copied
+    assert me.acquire("keepalive", 30.0, 500.0)  # nor their leases
+
+
+def test_a_generation_never_goes_back_when_a_store_forgot_it() -> None:
+    forgetful = Coordinator(MemoryStore(), namespace="gw")
+    assert forgetful.new_generation(7) == 8
+    assert forgetful.new_generation(7) == 8  # the others who saw 7 get the moved value
+    assert forgetful.new_generation(3) == 8  # a manager far behind learns the current one
