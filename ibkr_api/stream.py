@@ -4,8 +4,9 @@
 (``ibkr_session.ws_transport``) and does everything the gateway needs (IBKR-FACTS §3a):
 
 - ``tic`` every ``tic_interval`` seconds of the session clock (the gateway wants one a
-  minute); each ``smd`` is renewed (``umd`` + ``smd``) after ``renew_after`` seconds,
-  before IBKR's silent ~15-minute end, and ``sor`` after ``orders_renew_after``;
+  minute); each ``smd`` is asked again (which restarts it) 70-100 % of ``renew_after``
+  seconds after it was sent (spread, so 100 conids are not renewed in one burst), before
+  IBKR's silent ~15-minute end, and ``sor`` after ``orders_renew_after``;
 - a watchdog on the gateway's ``hb``: no message for ``heartbeat_timeout`` seconds of the
   session clock means the socket is dead, half-open ones included;
 - ``sts`` with ``authenticated=false`` or ``competing=true``, a session transition away
@@ -44,6 +45,7 @@ import json
 import math
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -222,6 +224,7 @@ class StreamStats:
 class _QuoteSub:
     fields: tuple[str, ...]
     sent_at: float | None = None  # monotonic, on the current connection
+    renew_at: float = math.inf
 
 
 @dataclass
@@ -272,6 +275,7 @@ class Stream:
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         poll: float = 0.05,
+        watchdog_grace: float = 0.5,
         rng: random.Random | None = None,
         start: bool = True,
     ) -> None:
@@ -286,6 +290,8 @@ class Stream:
         ):
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise InvalidRequestError(f"{name} must be a positive number", field=name)
+        if not (isinstance(watchdog_grace, int | float) and 0 <= watchdog_grace < math.inf):
+            raise InvalidRequestError("watchdog_grace must be >= 0 seconds", field="watchdog_grace")
         if not (isinstance(max_pending, int) and max_pending >= 1):
             raise InvalidRequestError("max_pending must be at least 1", field="max_pending")
         self._client = client
@@ -304,6 +310,7 @@ class Stream:
         self._backoff_initial = float(backoff_initial)
         self._backoff_max = float(backoff_max)
         self._poll = float(poll)
+        self._grace = float(watchdog_grace)
         self._rng = rng if rng is not None else random.Random()
 
         self._lock = threading.RLock()
@@ -335,7 +342,9 @@ class Stream:
         self._failures = 0
         self._next_attempt = -math.inf
         self._last_heard = 0.0
-        self._empty_polls = 0
+        self._quiet_since: float | None = None  # real time.monotonic(), see _read_one
+        self._heard_at: _dt.datetime | None = None
+        self._heartbeat_at: _dt.datetime | None = None
         self._last_tic = 0.0
         self._refill_due = False
         self._reconcile_due = False
@@ -410,6 +419,18 @@ class Stream:
         """The merged P&L rows by key."""
         with self._lock:
             return {key: dict(row) for key, row in self._pnl.items()}
+
+    @property
+    def heard_at(self) -> _dt.datetime | None:
+        """When (session clock) the gateway last said anything on the socket."""
+        with self._lock:
+            return self._heard_at
+
+    @property
+    def heartbeat_at(self) -> _dt.datetime | None:
+        """The gateway's own time on its last ``hb`` (how far the gateway has got)."""
+        with self._lock:
+            return self._heartbeat_at
 
     @property
     def in_gap(self) -> bool:
@@ -578,15 +599,22 @@ class Stream:
             return
         now = self._clock.monotonic()
         if text is None:
-            self._empty_polls += 1
             silence = now - self._last_heard
-            # Two empty real polls past the deadline: a heartbeat already on its way (the
-            # gateway's clock thread lagging ours) is not taken for silence.
-            if silence > self._heartbeat_timeout and self._empty_polls >= 2:
+            if silence <= self._heartbeat_timeout:
+                return
+            # Silent past the deadline on the session clock. The deadline is also held for
+            # ``watchdog_grace`` real seconds: a heartbeat already on its way (a gateway
+            # whose thread lags a virtual clock that jumped) is not taken for death.
+            real = time.monotonic()
+            if self._quiet_since is None:
+                self._quiet_since = real
+            if real - self._quiet_since >= self._grace:
                 self._disturb(f"no message from the gateway for {silence:.0f} s", since=silence)
             return
-        self._empty_polls = 0
+        self._quiet_since = None
         self._last_heard = now
+        with self._lock:
+            self._heard_at = self._clock.now()
         self.stats.messages += 1
         self._handle(text)
 
@@ -622,7 +650,7 @@ class Stream:
             self._failures = 0
             self._next_attempt = -math.inf
             self._last_heard = self._last_tic = self._clock.monotonic()
-            self._empty_polls = 0
+            self._quiet_since = None
             for sub in self._quote_subs.values():
                 sub.sent_at = None
             for topic in self._topics.values():
@@ -753,15 +781,16 @@ class Stream:
                 messages.append(f"umd+{conid}+{{}}")
             self._dropped_quotes.clear()
             for conid, sub in self._quote_subs.items():
-                smd = f"smd+{conid}+" + json.dumps({"fields": list(sub.fields)})
-                if sub.sent_at is None:
-                    messages.append(smd)
-                elif now - sub.sent_at >= self._renew_after:
-                    messages += [f"umd+{conid}+{{}}", smd]
-                    self.stats.renewals += 1
-                else:
+                if sub.sent_at is not None and now < sub.renew_at:
                     continue
+                # Asking again restarts the subscription (and resends every field).
+                messages.append(f"smd+{conid}+" + json.dumps({"fields": list(sub.fields)}))
+                if sub.sent_at is not None:
+                    self.stats.renewals += 1
                 sub.sent_at = now
+                # Renewals spread over the last 30 % of renew_after: 100 conids
+                # subscribed together are not all asked again in one burst.
+                sub.renew_at = now + self._renew_after * (0.7 + 0.3 * self._rng.random())
             for name, topic in self._topics.items():
                 if not topic.wanted:
                     continue
@@ -816,6 +845,9 @@ class Stream:
                 self._merge_trade(row)
         elif topic == "sts":
             self._session_status(message.get("args"))
+        elif topic == "system" and isinstance(message.get("hb"), int | float):
+            with self._lock:
+                self._heartbeat_at = _dt.datetime.fromtimestamp(message["hb"] / 1000, _dt.UTC)
         elif topic not in _QUIET_TOPICS:
             log.debug("stream.ignored", topic=topic)
 

@@ -139,6 +139,7 @@ class Rig:
         self.session = self.client.session
         self.gateway = FakeGateway(self.clock)
         options.setdefault("poll", 0.001)
+        options.setdefault("watchdog_grace", 0.0)
         self.stream = Stream(cast(Any, self.client), connector=self.gateway, start=False, **options)
 
     def pump(self, steps: int = 3) -> None:

@@ -36,18 +36,31 @@ def test_each_smd_is_renewed_before_ibkrs_silent_fifteen_minute_end() -> None:
     rig = Rig()
     rig.stream.subscribe_quotes([265598])
     rig.pump()
-    renewed_at = None
-    for _ in range(15 * 60):
+    asked_at: list[float] = [rig.clock.monotonic()]
+    for _ in range(60 * 60):
+        before = len(rig.gateway.current.sent)
         rig.advance(1)
-        if "umd+265598+{}" in rig.gateway.current.sent:
-            renewed_at = rig.clock.monotonic()
-            break
-    assert renewed_at is not None
-    assert renewed_at < 15 * 60
-    sent = rig.gateway.current.sent
-    assert sent[sent.index("umd+265598+{}") + 1].startswith("smd+265598+")
-    assert rig.stream.stats.renewals == 1
+        if any(text.startswith("smd+265598+") for text in rig.gateway.current.sent[before:]):
+            asked_at.append(rig.clock.monotonic())
+    intervals = [b - a for a, b in itertools.pairwise(asked_at)]
+    assert len(intervals) >= 4
+    assert max(intervals) < 15 * 60
+    assert rig.stream.stats.renewals == len(intervals)
     assert rig.drain() == []  # a renewal is not a gap
+    assert len(rig.gateway.sockets) == 1
+
+
+def test_renewals_of_many_conids_are_spread_out() -> None:
+    rig = Rig()
+    rig.stream.subscribe_quotes(range(1, 101))
+    rig.pump()
+    burst = 0
+    for _ in range(12 * 60):
+        before = len(rig.gateway.current.sent)
+        rig.advance(1)
+        burst = max(burst, sum(t.startswith("smd") for t in rig.gateway.current.sent[before:]))
+    assert rig.stream.stats.renewals == 100
+    assert burst <= 20
 
 
 def test_a_silent_socket_is_replaced_and_the_gap_reported_once() -> None:
