@@ -13,8 +13,17 @@ The gateway has one idempotency key, the customer order id (``cOID``, echoed as
 
   Surely absent: the order is resent under the *same* cOID, so should it exist after all
   the gateway refuses the copy instead of trading twice;
-- that refusal (``Local order ID=<cOID> is already registered``) is reconciled the same
-  way, never surfaced as an error;
+- that refusal (``DuplicateOrderError``: ``Local order ID=<cOID> is already registered``)
+  is reconciled the same way, but only when the order found under the cOID is the order
+  that was sent (conid, side, quantity, price). A *different* order holding the cOID (a
+  caller reusing one) is never returned as the new order's success: the
+  ``DuplicateOrderError`` is raised, carrying that order as ``existing``;
+- an answer that is none of IBKR's order families (a success list, a question, an error)
+  -- an empty 200, ``{}``, ``[]``, a connection closed after the status line, a body that
+  cannot be read -- is ambiguous like a lost answer: the cOID is looked up;
+- a failure of a request sent *before* the order (the guard's probe, the priming) is not
+  the order's: the order surely did not leave, and it is sent again (same cOID);
+- every error raised for a placement carries its cOID (``error.coid``);
 - when nothing can be established, ``OrderOutcomeUnknownError`` (in a flavour that is also
   the original error's class) carries the cOID so the worker can look it up later.
 
@@ -46,11 +55,12 @@ from ibkr_api.retry import TRANSIENT, RetryPolicy
 from ibkr_api.snapshot import ask_until
 from ibkr_session.clock import Clock
 from ibkr_session.errors import (
+    DuplicateOrderError,
     GatewayUnavailableError,
     GatewayUnreachableError,
     IbkrAPIError,
     IbkrError,
-    OrderRejectedError,
+    UnreadableAnswerError,
 )
 from ibkr_session.logs import get_logger
 from ibkr_session.transport import order_question
@@ -149,11 +159,15 @@ Judge = Callable[[Sequence[Mapping[str, Any]]], Verdict]
 
 @dataclass(frozen=True)
 class _Target:
-    """The order a request is about, and how to recognise its outcome in the live orders."""
+    """The order a request is about, and how to recognise its outcome in the live orders.
+
+    ``sent`` is the order as sent: a live order found under its cOID must match it.
+    """
 
     coid: str | None
     order_id: str | None
     judge: Judge
+    sent: Mapping[str, Any] | None = None
 
 
 class _Resend(Exception):  # noqa: N818 - a control-flow signal, not an error for users
@@ -163,6 +177,9 @@ class _Resend(Exception):  # noqa: N818 - a control-flow signal, not an error fo
         super().__init__(str(cause))
         self.cause = cause
 
+
+_AMBIGUOUS: tuple[type[IbkrError], ...] = (*TRANSIENT, UnreadableAnswerError)
+"""Failures after which an order request may or may not have taken effect."""
 
 RESENDS = RetryPolicy("order-resend", (_Resend,), max_attempts=3)
 """Order resends: only after the request surely did not take effect."""
@@ -189,18 +206,26 @@ class OrderDesk:
         self._lock = threading.Lock()
 
     def place(self, account_id: str, order: Mapping[str, Any]) -> Any:
-        """POST one order (which must carry its ``cOID``) wrapped as ``{"orders": [...]}``."""
+        """POST one order (which must carry its ``cOID``) wrapped as ``{"orders": [...]}``.
+
+        Any error raised carries the cOID (``error.coid``), to look the order up later.
+        """
         coid = str(order["cOID"])
 
         def judge(orders: Sequence[Mapping[str, Any]]) -> Verdict:
             found = _first(orders, "order_ref", coid)
             return found if found is not None else _Lookup.RESEND
 
-        return self._submit(
-            f"/iserver/account/{account_id}/orders",
-            {"orders": [dict(order)]},
-            _Target(coid=coid, order_id=None, judge=judge),
-        )
+        try:
+            return self._submit(
+                f"/iserver/account/{account_id}/orders",
+                {"orders": [dict(order)]},
+                _Target(coid=coid, order_id=None, judge=judge, sent=order),
+            )
+        except IbkrError as exc:
+            if exc.coid is None:
+                exc.coid = coid
+            raise
 
     def modify(self, account_id: str, order_id: str, order: Mapping[str, Any]) -> Any:
         """POST the complete, unwrapped replacement ``order`` for ``order_id``."""
@@ -227,34 +252,49 @@ class OrderDesk:
         """
         with self._lock:
             target = self._asked.pop(reply_id, None)
-        return self._settle(self._send_reply(reply_id, confirmed, target), target)
+        try:
+            return self._settle(self._send_reply(reply_id, confirmed, target), target)
+        except IbkrError as exc:
+            if exc.coid is None and target is not None:
+                exc.coid = target.coid
+            raise
 
     def _submit(self, path: str, body: object, target: _Target) -> Any:
         def attempt() -> Any:
             try:
                 answer = self._session.request("POST", path, json=body)
-            except OrderRejectedError as exc:
-                if target.coid is None or not _is_duplicate(exc, target.coid):
+                if not _is_order_answer(answer):
+                    raise _odd_answer(path, answer)
+            except DuplicateOrderError as exc:
+                if target.coid is None or exc.coid != target.coid:
                     raise
                 log.warning("ibkr.order.duplicate_coid", coid=target.coid)
                 return self._reconcile_duplicate(target, exc)
-            except TRANSIENT as exc:
-                if not _may_have_acted(exc):
+            except _AMBIGUOUS as exc:
+                if not _may_have_acted(exc, path):
                     raise _Resend(exc) from exc
                 verdict = self._look_up(target, exc)
                 if verdict is _Lookup.RESEND:
                     raise _Resend(exc) from exc
                 if verdict is _Lookup.UNKNOWN:
                     raise _outcome_unknown(exc, target) from exc
-                return _reconciled(verdict, target)
+                return _reconciled(verdict, target, exc)
             return self._settle(answer, target)
 
         try:
             return self._resend.run(self._session.clock, attempt, rng=self._rng)
         except _Resend as exhausted:
             cause = exhausted.cause
-            if _may_have_acted(cause):
+            if _may_have_acted(cause, path):
                 raise _outcome_unknown(cause, target) from cause
+            if isinstance(cause, GatewayUnreachableError) and cause.maybe_sent:
+                # What may have been sent was a request before the order, not the order.
+                raise GatewayUnreachableError(
+                    f"the order was not sent: {cause}",
+                    maybe_sent=False,
+                    method=cause.method,
+                    path=cause.path,
+                ) from cause
             raise cause from None
 
     def _look_up(self, target: _Target, cause: IbkrError) -> Verdict:
@@ -268,8 +308,9 @@ class OrderDesk:
             log.warning("ibkr.order.lookup_failed", coid=target.coid, error=str(lookup_error))
             raise _outcome_unknown(cause, target) from cause
 
-    def _reconcile_duplicate(self, target: _Target, cause: OrderRejectedError) -> Any:
-        """The gateway already has this cOID: return that order, never a second one."""
+    def _reconcile_duplicate(self, target: _Target, cause: DuplicateOrderError) -> Any:
+        """The gateway already has this cOID: return that order (if it is the one sent),
+        never a second one."""
         verdict = ask_until(
             lambda: self._look_up(target, cause),
             lambda found: not isinstance(found, _Lookup),
@@ -280,7 +321,7 @@ class OrderDesk:
         )
         if isinstance(verdict, _Lookup):
             raise _outcome_unknown(cause, target) from cause
-        return _reconciled(verdict, target)
+        return _reconciled(verdict, target, cause)
 
     def _settle(self, answer: Any, target: _Target | None) -> Any:
         """Auto-confirm the chosen questions, chains included; remember the rest's order.
@@ -312,34 +353,80 @@ class OrderDesk:
         """Send a reply. No keep-alive bookkeeping here: the session holds its keep-alive
         while the answer is the chain's next question and releases it on any other answer
         or on a failure."""
+        path = f"/iserver/reply/{reply_id}"
         try:
-            return self._session.request(
-                "POST", f"/iserver/reply/{reply_id}", json={"confirmed": confirmed}
-            )
+            answer = self._session.request("POST", path, json={"confirmed": confirmed})
+            if not _is_order_answer(answer):
+                raise _odd_answer(path, answer)
+            return answer
         except IbkrError as exc:
-            if not isinstance(exc, TRANSIENT) or target is None or not _may_have_acted(exc):
+            ambiguous = isinstance(exc, _AMBIGUOUS)
+            if not ambiguous or target is None or not _may_have_acted(exc, path):
                 raise
             verdict = self._look_up(target, exc)
             if isinstance(verdict, _Lookup):
                 raise _outcome_unknown(exc, target) from exc
-            return _reconciled(verdict, target)
+            return _reconciled(verdict, target, exc)
 
 
-def _may_have_acted(error: IbkrError) -> bool:
-    """Whether the gateway may have executed the request that failed with ``error``."""
+def _may_have_acted(error: IbkrError, path: str) -> bool:
+    """Whether the gateway may have executed the order request to ``path`` that failed
+    with ``error``.
+
+    A failure of another request (the guard's probe or priming, sent before the order)
+    says the order never left: its path is not the order's.
+    """
+    failed_path = getattr(error, "path", "")
+    if failed_path and failed_path.split("?", 1)[0] != path:
+        return False
     if isinstance(error, GatewayUnreachableError):
         return error.maybe_sent
-    return isinstance(error, GatewayUnavailableError)
+    return isinstance(error, GatewayUnavailableError | UnreadableAnswerError)
 
 
-def _is_duplicate(error: OrderRejectedError, coid: str) -> bool:
-    # The gateway gives no code for this refusal; its text naming our cOID is the only
-    # signal (IBKR-FACTS §6).
-    return f"Local order ID={coid} is already registered" in f"{error.msg} {error.body}"
+def _is_order_answer(answer: Any) -> bool:
+    """One of IBKR's answers to place, modify and reply: a success list
+    ``[{"order_id", ...}]`` or a question. (``{"error": ...}`` was raised already.)"""
+    if order_question(answer) is not None:
+        return True
+    return (
+        isinstance(answer, list)
+        and bool(answer)
+        and all(isinstance(item, dict) and "order_id" in item for item in answer)
+    )
+
+
+def _odd_answer(path: str, answer: Any) -> UnreadableAnswerError:
+    shown = repr(answer)[:200] if not isinstance(answer, int) else "a number"
+    return UnreadableAnswerError(
+        200,
+        f"not an order answer (success, question or error): {shown}",
+        method="POST",
+        path=path,
+        body=answer,
+    )
 
 
 def _first(orders: Sequence[Mapping[str, Any]], key: str, value: str) -> Mapping[str, Any] | None:
     return next((order for order in orders if str(order.get(key)) == value), None)
+
+
+def _same_order(live: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+    """Whether the live order is the order sent: conid, side, quantity and (when both say)
+    price agree. A field the live list leaves out contradicts nothing."""
+    conid, side = live.get("conid"), live.get("side")
+    if conid is not None and str(conid) != str(sent.get("conid")):
+        return False
+    if side is not None and str(side)[:1].upper() != str(sent.get("side", ""))[:1].upper():
+        return False
+    for key, wanted in (("totalSize", sent.get("quantity")), ("price", sent.get("price"))):
+        try:
+            value = parse_number(live.get(key))
+        except ValueError:
+            value = None  # unreadable: says nothing either way
+        if value is not None and wanted is not None and not math.isclose(value, float(wanted)):
+            return False
+    return True
 
 
 def _shows_change(live: Mapping[str, Any], order: Mapping[str, Any]) -> bool:
@@ -359,8 +446,27 @@ def _same_number(live: Any, wanted: Any) -> bool:
     return number is not None and math.isclose(number, float(wanted))
 
 
-def _reconciled(order: Mapping[str, Any], target: _Target) -> list[dict[str, Any]]:
-    """The found order, shaped like the gateway's success reply and marked as recovered."""
+def _reconciled(
+    order: Mapping[str, Any], target: _Target, cause: IbkrError
+) -> list[dict[str, Any]]:
+    """The found order, shaped like the gateway's success reply and marked as recovered.
+
+    An order found under the cOID that is not the one sent belongs to someone else's use
+    of that cOID: ``DuplicateOrderError`` carrying it, never a success.
+    """
+    if target.coid is not None and target.sent is not None and not _same_order(order, target.sent):
+        log.warning("ibkr.order.coid_reused", coid=target.coid, order_id=order.get("orderId"))
+        raise DuplicateOrderError(
+            cause.code if isinstance(cause, IbkrAPIError) else 200,
+            f"cOID {target.coid} is already used by another order (order "
+            f"{order.get('orderId')}: {order.get('side')} {order.get('totalSize')} of conid "
+            f"{order.get('conid')}); nothing new was placed",
+            coid=target.coid,
+            existing=dict(order),
+            method="POST",
+            path=cause.path if isinstance(cause, IbkrAPIError) else "",
+            body=cause.body if isinstance(cause, IbkrAPIError) else None,
+        ) from cause
     log.warning(
         "ibkr.order.reconciled",
         coid=target.coid,

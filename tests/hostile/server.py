@@ -3,7 +3,7 @@
 It answers like a healthy Client Portal Gateway (IBKR-FACTS shapes, a small order book that
 refuses a reused cOID as IBKR does) unless a *fault* matches the request; then it answers
 with whatever the fault scripts: any status, headers and bytes, trickled in real time,
-cut after the status line, cut without an answer, a gzip bomb, JSON nested past any
+cut after the status line, cut without an answer, a gzip bomb (20 MiB), JSON nested past any
 stack, a login page, a redirect, a ``Retry-After`` of 1e308... ``stall_handshake=True``
 accepts TCP connections and never speaks TLS.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
 import itertools
 import json
 import re
@@ -26,6 +25,7 @@ import ssl
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +84,10 @@ class BadAnswer:
 
 @functools.cache
 def _gzip_bomb() -> bytes:
-    """64 MiB of zeros in ~64 KiB of gzip."""
-    return gzip.compress(b"\0" * (64 * 2**20), compresslevel=9)
+    """20 MiB of zeros (past the default 16 MiB answer limit) in ~20 KiB of gzip."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: with a gzip header
+    chunk = b"\0" * 2**20
+    return b"".join(packer.compress(chunk) for _ in range(20)) + packer.flush()
 
 
 def _html(text: str, status: int = 200) -> Reply:
@@ -208,6 +210,7 @@ class HostileGateway:
         self.requests: list[Request] = []
         self.book: dict[str, dict[str, Any]] = {}  # cOID -> order
         self.placements: list[str] = []  # every cOID the book accepted, in order
+        self.connections: list[str] = []  # one entry per TLS connection accepted
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -228,7 +231,9 @@ class HostileGateway:
         server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True, name="hostile").start()
+        threading.Thread(
+            target=server.serve_forever, args=(0.05,), daemon=True, name="hostile"
+        ).start()
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
         return self.url
 
@@ -278,8 +283,11 @@ class HostileGateway:
         raw.settimeout(10)
         try:
             conn = self._context.wrap_socket(raw, server_side=True)
+            peer = str(conn.getpeername())
         except (OSError, ssl.SSLError):
             return
+        with self._lock:
+            self.connections.append(peer)
         try:
             reader = conn.makefile("rb")
             while not self._stopping.is_set():

@@ -119,7 +119,9 @@ def test_a_lost_answer_is_looked_up_by_coid_before_anything_is_resent(
     client: IbkrClient, gateway: Gateway
 ) -> None:
     gateway.answer("POST", PLACE, requests.exceptions.ReadTimeout("read timed out"))
-    gateway.answer("GET", LIVE, live(live_order(gateway, orderId=555, order_ref=COID)))
+    gateway.answer(
+        "GET", LIVE, live(live_order(gateway, orderId=555, order_ref=COID, conid=265598))
+    )
 
     answer = client.place_order(ACCOUNT, 265598, "BUY", 1, coid=COID)
 
@@ -151,7 +153,7 @@ def test_a_duplicate_coid_answer_yields_the_original_order_not_a_second_trade(
         "GET",
         LIVE,
         live(live_order(gateway, order_ref="other")),
-        live(live_order(gateway, orderId=777, order_ref=COID, status="Submitted")),
+        live(live_order(gateway, orderId=777, order_ref=COID, status="Submitted", conid=265598)),
     )
 
     answer = client.place_order(ACCOUNT, 265598, "BUY", 1, coid=COID)
@@ -164,7 +166,7 @@ def test_a_gateway_failure_on_the_order_post_is_reconciled_too(
     client: IbkrClient, gateway: Gateway
 ) -> None:
     gateway.answer("POST", PLACE, Reply(503))
-    gateway.answer("GET", LIVE, live(live_order(gateway, orderId=9, order_ref=COID)))
+    gateway.answer("GET", LIVE, live(live_order(gateway, orderId=9, order_ref=COID, conid=265598)))
 
     answer = client.place_order(ACCOUNT, 265598, "BUY", 1, coid=COID)
 

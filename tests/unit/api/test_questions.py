@@ -114,7 +114,7 @@ def test_a_lost_reply_is_reconciled_by_the_coid_of_the_order_that_asked(
     client: IbkrClient, gateway: Gateway
 ) -> None:
     row = dict(gateway.body("Orders__GET-live-orders")["orders"][0])
-    row.update(orderId=31, order_ref="asked-1", status="Submitted")
+    row.update(orderId=31, order_ref="asked-1", status="Submitted", conid=265598, totalSize=10)
     gateway.answer("POST", PLACE, question("q1", "o163"))
     gateway.answer("POST", "/iserver/reply/q1", requests.exceptions.ReadTimeout("timed out"))
     gateway.answer("GET", "/iserver/account/orders", {"orders": [row], "snapshot": True})
