@@ -140,7 +140,13 @@ class SimulatedGateway:
         self._requests: list[SimRequest] = []
         self._certificate: SelfSignedCert = generate_self_signed()
         self._streams = StreamHub(
-            self.clock, self._lock, self._session, self.market, self.book, accounts=accounts
+            self.clock,
+            self._lock,
+            self._session,
+            self.market,
+            self.book,
+            accounts=accounts,
+            on_handshake=self._record_handshake,
         )
         self._server = HttpsServer(self._dispatch, self._tls_context(), self._streams.serve)
         self._questions_cancel = questions_cancel_on_other_request
@@ -333,6 +339,16 @@ class SimulatedGateway:
         self._streams.touch()
         return None if dropped else reply
 
+    def _record_handshake(self, raw_path: str, query: dict[str, str], status: int) -> None:
+        """A WebSocket handshake is a request too: ``GET /ws``, 101 or its refusal."""
+        path = _api_path(raw_path)
+        record = SimRequest(
+            self.clock.now(), "GET", path if path is not None else raw_path, dict(query), status
+        )
+        with self._lock:
+            self._requests.append(record)
+        log.debug("sim.request", method="GET", path=record.path, status=status)
+
     def _process_safely(self, method: str, path: str | None, incoming: IncomingRequest) -> Reply:
         """Like a real server, a failure inside an endpoint is a 500, not a lost socket."""
         with self._lock:
@@ -373,6 +389,10 @@ class SimulatedGateway:
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # No TLS 1.3 session tickets: clients resume nothing on loopback, and tickets that
+        # arrive while a client's reader thread and writer share the socket (websockets'
+        # sync client) made its opening handshake hang now and then.
+        context.num_tickets = 0
         with tempfile.TemporaryDirectory(prefix="ibkr-sim-") as folder:
             cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
             cert_file.write_bytes(self._certificate.cert_pem)

@@ -39,7 +39,7 @@ import collections
 import datetime as _dt
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -135,6 +135,7 @@ class StreamHub:
         broker: Broker,
         *,
         accounts: Sequence[str],
+        on_handshake: Callable[[str, dict[str, str], int], None] | None = None,
         heartbeat: float = 10.0,
         smd_lifetime: float = 900.0,
     ) -> None:
@@ -144,6 +145,7 @@ class StreamHub:
         self._market = market
         self._broker = broker
         self._accounts = tuple(accounts)
+        self._on_handshake = on_handshake
         self._heartbeat = heartbeat
         self._smd_lifetime = smd_lifetime
         self._lock = threading.Lock()
@@ -154,7 +156,6 @@ class StreamHub:
         self._price_version = 0
         self._closed = False
         self._log: collections.deque[StreamFrame] = collections.deque(maxlen=_LOG_LIMIT)
-        self._refused = 0
 
     # -- control and inspection (any thread) ------------------------------------------------
 
@@ -197,12 +198,6 @@ class StreamHub:
     def open_count(self) -> int:
         return len(self._open())
 
-    @property
-    def refused(self) -> int:
-        """Handshakes refused (no or a wrong session cookie, a wrong path)."""
-        with self._lock:
-            return self._refused
-
     def close(self) -> None:
         """Close every stream (a closing handshake, best effort) and wait for their threads."""
         with self._lock:
@@ -229,17 +224,22 @@ class StreamHub:
             if self._closed:
                 return
             self._threads = {t for t in self._threads if t.is_alive()} | {thread}
-        wire, _ = accept_websocket(
-            upgrade.connection, upgrade.head, lambda r: self._refusal(upgrade.path, r)
+
+        def answering(status: int) -> None:
+            if self._on_handshake is not None:
+                self._on_handshake(upgrade.path, upgrade.query, status)
+
+        wire = accept_websocket(
+            upgrade.connection,
+            upgrade.head,
+            lambda request: self._refusal(upgrade.path, request),
+            answering,
         )
         if wire is None:
-            with self._lock:
-                self._refused += 1
             return
         stream = self._open_stream(wire)
         if stream is None:
             return
-        thread.name = f"{THREAD_PREFIX}{stream.number}"
         try:
             self._run(stream)
         finally:
@@ -278,6 +278,7 @@ class StreamHub:
                 reported=state,
             )
             self._streams[stream.number] = stream
+        threading.current_thread().name = f"{THREAD_PREFIX}{stream.number}"
         log.debug("sim.stream_opened", stream=stream.number)
         with stream.lock:
             self._send(stream, msg.hello())

@@ -122,12 +122,14 @@ class WsSocket:
 
 
 def accept_websocket(
-    connection: socket.socket, head: bytes, refuse: Refusal
-) -> tuple[WsSocket | None, Request | None]:
-    """Answer the opening handshake whose request is ``head``.
-
-    Returns the open socket and its request, or ``(None, request)`` when the handshake
-    was refused or invalid (the refusal has been sent).
+    connection: socket.socket,
+    head: bytes,
+    refuse: Refusal,
+    answering: Callable[[int], None] | None = None,
+) -> WsSocket | None:
+    """Answer the opening handshake whose request is ``head``: the open socket, or
+    ``None`` when it was refused (``refuse``'s status, or 400 for an invalid handshake).
+    ``answering`` learns the status just before the answer leaves.
     """
     protocol = ServerProtocol(max_size=_MAX_MESSAGE)
     protocol.receive_data(head)
@@ -139,10 +141,12 @@ def accept_websocket(
     else:
         status = refuse(request)
         response = protocol.accept(request) if status is None else protocol.reject(status, "")
+    if answering is not None:
+        answering(response.status_code)
     protocol.send_response(response)
     wire = WsSocket(connection, protocol)
     sent = wire._flush()
     if response.status_code != 101 or not sent:
         wire.abort()
-        return None, request
-    return wire, request
+        return None
+    return wire

@@ -141,6 +141,8 @@ def test_the_socket_needs_the_session_cookie_from_tickle(
         hello = json.loads(ws.recv(timeout=5))
     assert hello["topic"] == "system"
     assert hello["success"] == "simuser1"
+    handshakes = [(r.method, r.status) for r in gateway.requests if r.path == "/ws"]
+    assert handshakes == [("GET", 401), ("GET", 401), ("GET", 101)]
 
 
 def test_the_socket_lives_on_the_api_path_only(gateway: SimulatedGateway, api: Api) -> None:
