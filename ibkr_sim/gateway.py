@@ -147,6 +147,7 @@ class SimulatedGateway:
             self.book,
             accounts=accounts,
             on_handshake=self._record_handshake,
+            scripted=self._scripted_handshake,
         )
         self._server = HttpsServer(self._dispatch, self._tls_context(), self._streams.serve)
         self._questions_cancel = questions_cancel_on_other_request
@@ -338,6 +339,13 @@ class SimulatedGateway:
         log.debug("sim.request", method=method, path=logged_path, status=reply.status)
         self._streams.touch()
         return None if dropped else reply
+
+    def _scripted_handshake(self, raw_path: str) -> int | None:
+        """``fail_next(..., path="/ws")`` refuses WebSocket handshakes with its status."""
+        path = _api_path(raw_path)
+        with self._lock:
+            reply = self._faults.failure_for("GET", path if path is not None else raw_path)
+        return reply.status if reply is not None else None
 
     def _record_handshake(self, raw_path: str, query: dict[str, str], status: int) -> None:
         """A WebSocket handshake is a request too: ``GET /ws``, 101 or its refusal."""

@@ -136,6 +136,7 @@ class StreamHub:
         *,
         accounts: Sequence[str],
         on_handshake: Callable[[str, dict[str, str], int], None] | None = None,
+        scripted: Callable[[str], int | None] | None = None,
         heartbeat: float = 10.0,
         smd_lifetime: float = 900.0,
     ) -> None:
@@ -146,6 +147,7 @@ class StreamHub:
         self._broker = broker
         self._accounts = tuple(accounts)
         self._on_handshake = on_handshake
+        self._scripted = scripted
         self._heartbeat = heartbeat
         self._smd_lifetime = smd_lifetime
         self._lock = threading.Lock()
@@ -247,7 +249,12 @@ class StreamHub:
                 self._streams.pop(stream.number, None)
             wire.abort()
 
-    def _refusal(self, path: str, request: Request) -> HTTPStatus | None:
+    def _refusal(self, path: str, request: Request) -> int | None:
+        """The status refusing this handshake: a scripted failure (``fail_next``), a
+        wrong path (404), no or another session's cookie (401); ``None`` accepts it."""
+        scripted = self._scripted(path) if self._scripted is not None else None
+        if scripted is not None:
+            return scripted
         if path != WS_PATH:
             return HTTPStatus.NOT_FOUND
         cookie = msg.session_cookie(request.headers.get_all("Cookie"))

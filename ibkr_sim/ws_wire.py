@@ -34,7 +34,7 @@ _MAX_MESSAGE = 1 << 20
 _SEND_TIMEOUT = 5.0  # a peer that reads nothing for this long is cut off
 
 # Looks at the handshake request; a status refuses it (with an empty body).
-Refusal = Callable[[Request], HTTPStatus | None]
+Refusal = Callable[[Request], int | None]
 
 
 class WsSocket:

@@ -156,6 +156,18 @@ def test_the_socket_lives_on_the_api_path_only(gateway: SimulatedGateway, api: A
     assert refused.value.response.status_code == 404
 
 
+def test_a_scripted_failure_refuses_the_next_handshake(
+    gateway: SimulatedGateway, api: Api, clock: ManualClock
+) -> None:
+    gateway.fail_next(1, 503, path="/ws")
+    cookie = {"Cookie": f"api={session_cookie(api)}"}
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url(gateway), ssl=trusting(gateway), additional_headers=cookie)
+    assert refused.value.response.status_code == 503
+    with stream(gateway, api, clock) as feed:  # the fault is spent
+        assert topics(feed.advance(10)) == ["system"]
+
+
 def test_after_logout_the_old_cookie_is_refused(gateway: SimulatedGateway, api: Api) -> None:
     cookie = {"Cookie": f"api={session_cookie(api)}"}
     gateway.logout()
