@@ -23,7 +23,9 @@ snapshot and the orders reconciled with the live-orders list: an order whose sta
 fill changed during the gap arrives as one ``OrderEvent(reconciled=True)``. Order events
 are emitted only when an order's status, filled/remaining quantity or average price
 changes, so the same fill seen by the list and again by ``sor`` is delivered once.
-Trades are delivered once per execution id.
+Trades are delivered once per execution id; after a reconnect the day's executions are
+asked for again (``str+{"days":1}``), so one made during the gap arrives too, while those
+executed before the first subscription are never events.
 
 Merged views: ``latest(conid)`` is the ``smd`` fields merged into one ``LiveQuote`` (a
 ``Quote`` with ``received_at`` and ``stale``: true from the start of a gap until that
@@ -333,6 +335,7 @@ class Stream:
         self._order_keys: dict[str, tuple[Any, ...]] = {}
         self._pnl: dict[str, dict[str, Any]] = {}
         self._seen_trades: dict[str, None] = {}
+        self._trades_since: _dt.datetime | None = None  # when trades were first asked for
 
         # the reader thread's own state
         self._conn: WsConnection | None = None
@@ -794,8 +797,14 @@ class Stream:
             for name, topic in self._topics.items():
                 if not topic.wanted:
                     continue
-                if topic.sent_at is None:
+                if topic.sent_at is None and name == "str" and self._trades_since is not None:
+                    # Again after a reconnect: today's executions are replayed, so one
+                    # made during the gap arrives (those already delivered are skipped).
+                    messages.append(_TRADES_REPLAY)
+                elif topic.sent_at is None:
                     messages.append(_TOPIC_ON[name])
+                    if name == "str":
+                        self._trades_since = self._clock.now()
                 elif name == "sor" and now - topic.sent_at >= self._orders_renew_after:
                     messages += ["uor+{}", _TOPIC_ON[name]]
                     self.stats.renewals += 1
@@ -950,9 +959,13 @@ class Stream:
         execution_id = _text(row.get("execution_id", row.get("executionId")))
         if execution_id is None:
             return
+        executed = parse_number(row.get("trade_time_r"))
         with self._lock:
             if execution_id in self._seen_trades:
                 return
+            since = self._trades_since
+            if executed is not None and since is not None and executed < _ms(since) - 1000:
+                return  # executed before the subscription: history, not an event
             self._seen_trades[execution_id] = None
             if len(self._seen_trades) > _MAX_SEEN_TRADES:
                 del self._seen_trades[next(iter(self._seen_trades))]
@@ -1011,6 +1024,8 @@ class Stream:
             raise StreamClosedError("the stream is closed")
 
 
+_TRADES_REPLAY = 'str+{"days":1}'
+
 _TOPIC_ON = {
     "sor": "sor+{}",
     "spl": "spl+{}",
@@ -1036,6 +1051,10 @@ def _session_busy(session: SessionManager) -> bool:
         return quiet
     rule = getattr(session, "_must_stay_quiet", None)
     return bool(rule()) if callable(rule) else False
+
+
+def _ms(when: _dt.datetime) -> float:
+    return when.timestamp() * 1000
 
 
 def _order_signature(row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from ibkr_api import IbkrClient, OrderEvent, QuoteEvent, Stream, StreamEvent, StreamGap
+from ibkr_api import (
+    IbkrClient,
+    OrderEvent,
+    QuoteEvent,
+    Stream,
+    StreamEvent,
+    StreamGap,
+    TradeEvent,
+)
 from ibkr_session import ManualClock
 from ibkr_sim import SimulatedGateway
 
@@ -82,6 +90,7 @@ def settle(watch: Watch, conid: int = AAPL) -> None:
     """Subscribe quotes and orders and wait for the first full quote."""
     watch.stream.subscribe_quotes([conid], fields=("31", "84", "86"))
     watch.stream.subscribe_orders()
+    watch.stream.subscribe_trades()
     watch.until(lambda: fresh_last(watch.stream, conid) is not None)
 
 
@@ -102,6 +111,8 @@ def assert_fill_delivered_once(watch: Watch, sim: SimulatedGateway, coid: str) -
     assert len(fills) == 1
     assert fills[0].filled_quantity == 10
     assert sim.executions_by_coid() == {coid: 1}
+    trades = [e for e in watch.events if isinstance(e, TradeEvent) and e.coid == coid]
+    assert len(trades) == 1
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -193,6 +204,19 @@ def test_drop_streams_is_one_gap_and_the_stream_comes_back(
 ) -> None:
     watch = ride_through(connect(auto_confirm=CONFIRM), sim, clock, lambda w: sim.drop_streams())
     assert watch.gaps()[0].reason.startswith("connection lost")
+
+
+def test_a_gateway_down_and_up_again_is_one_gap(
+    connect: Callable[..., IbkrClient], sim: SimulatedGateway, clock: ManualClock
+) -> None:
+    def outage(watch: Watch) -> None:
+        sim.down()
+        watch.until(lambda: watch.stream.in_gap)
+        watch.idle(120, step=2)
+        sim.up()
+
+    watch = ride_through(connect(auto_confirm=CONFIRM), sim, clock, outage)
+    assert watch.gaps()[0].seconds >= 120
 
 
 def test_silence_streams_is_one_gap_noticed_by_the_heartbeat_watchdog(

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from ibkr_api import OrderEvent, QuoteEvent, StreamGap, StreamOverflowError
+from ibkr_api import OrderEvent, QuoteEvent, StreamGap, StreamOverflowError, TradeEvent
 from ibkr_session.state import SessionState
 from tests.unit.api.test_stream_fakes import Rig, smd, sor
 
@@ -249,3 +249,23 @@ def test_order_events_never_conflate_and_overflow_is_a_typed_error() -> None:
     assert caught.value.dropped == 2
     assert [e.order_id for e in rig.drain() if isinstance(e, OrderEvent)] == ["0", "1", "2"]
     assert sorted(rig.stream.orders()) == ["0", "1", "2", "3", "4"]  # the view is complete
+
+
+def test_a_trade_during_a_gap_is_replayed_once_and_older_ones_stay_history() -> None:
+    rig = Rig()
+    rig.stream.subscribe_trades()
+    rig.pump()
+    assert 'str+{"realtimeUpdatesOnly":true,"days":1}' in rig.gateway.current.sent
+    subscribed_ms = int(rig.clock.now().timestamp() * 1000)
+    seen = {"execution_id": "e1", "order_ref": "c1", "trade_time_r": subscribed_ms + 5}
+    rig.gateway.current.push({"topic": "str", "args": [seen]})
+    rig.pump()
+    rig.gateway.current.broken = True
+    rig.advance(3)
+    assert 'str+{"days":1}' in rig.gateway.current.sent  # the day's executions again
+    old = {"execution_id": "e0", "order_ref": "c0", "trade_time_r": subscribed_ms - 3_600_000}
+    missed = {"execution_id": "e2", "order_ref": "c2", "trade_time_r": subscribed_ms + 2_000}
+    rig.gateway.current.push({"topic": "str", "args": [old, seen, missed]})
+    rig.advance(2)
+    trades = [e.execution_id for e in rig.drain() if isinstance(e, TradeEvent)]
+    assert trades == ["e1", "e2"]
