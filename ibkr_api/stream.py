@@ -34,8 +34,10 @@ conid is fresh again); ``orders()`` is one merged row per order id, joined to ou
 Backpressure: undelivered quotes conflate per conid (the latest wins; ``stats.conflated``
 counts the updates merged away) and P&L the same way; order, trade and gap events are
 never conflated. The queue holds at most ``max_pending`` of those: a consumer that stops
-reading gets ``StreamOverflowError`` from ``events()`` (the merged views stay complete),
-never unbounded memory. Callbacks (``on_event``, ``on_quote``, ...) see every event on the
+reading gets ``StreamOverflowError`` once from ``events()`` (the merged views stay
+complete), never unbounded memory; when it has caught up, the overflow is a
+``StreamGap`` like any other and every order whose state it missed arrives once more
+(``reconciled=True``). Callbacks (``on_event``, ``on_quote``, ...) see every event on the
 reader thread; keep them short.
 """
 
@@ -251,6 +253,8 @@ class _Queue:
     kept: int = 0  # non-conflating entries
     dropped: int = 0
     dropped_reported: int = 0
+    overflow_started: _dt.datetime | None = None
+    delivered: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # order signatures
 
 
 # -- the stream -------------------------------------------------------------------------------
@@ -473,6 +477,10 @@ class Stream:
                 if kind == "event":
                     queue.kept -= 1
                     event: StreamEvent = item
+                    if isinstance(event, OrderEvent):
+                        queue.delivered[event.order_id] = _order_signature(event.row)
+                    if queue.kept == 0 and queue.overflow_started is not None:
+                        self._resync_after_overflow()
                     return event
                 if kind == "pnl":
                     pnl, queue.pnl = queue.pnl, None
@@ -923,18 +931,7 @@ class Stream:
                 return
             self._order_keys[key] = signature
             self.stats.orders += 1
-            event = OrderEvent(
-                order_id=key,
-                coid=_text(row.get("order_ref", row.get("cOID"))),
-                status=_text(row.get("status", row.get("order_status"))),
-                filled_quantity=parse_number(row.get("filledQuantity")),
-                remaining_quantity=parse_number(row.get("remainingQuantity")),
-                avg_price=parse_number(row.get("avgPrice")),
-                conid=_int(row.get("conid")),
-                row=dict(row),
-                received_at=self._clock.now(),
-                reconciled=reconciled,
-            )
+            event = _order_event(key, row, self._clock.now(), reconciled=reconciled)
         self._emit(event)
 
     def _merge_pnl(self, args: object) -> None:
@@ -986,6 +983,8 @@ class Stream:
         with self._ready:
             queue = self._queue
             if queue.kept >= self._max_pending:
+                if queue.overflow_started is None:
+                    queue.overflow_started = self._clock.now()
                 queue.dropped += 1
                 self.stats.dropped += 1
                 if queue.dropped == queue.dropped_reported + 1:
@@ -1003,6 +1002,26 @@ class Stream:
                     callback(event)
                 except Exception:
                     log.exception("stream.callback_failed", kind=type(event).__name__)
+
+    def _resync_after_overflow(self) -> None:
+        """The consumer caught up after an overflow (lock held): the interval becomes a
+        ``StreamGap`` and every order whose state it did not see arrives once more."""
+        queue = self._queue
+        started, queue.overflow_started = queue.overflow_started, None
+        if started is None:
+            return
+        now = self._clock.now()
+        missed = queue.dropped
+        resent: list[StreamEvent] = [
+            StreamGap(started, now, f"consumer fell behind: {missed} events did not fit")
+        ]
+        for order_id, row in self._orders.items():
+            if queue.delivered.get(order_id) != _order_signature(row):
+                resent.append(_order_event(order_id, row, now, reconciled=True))
+        self.stats.gaps += 1
+        for event in resent:
+            queue.entries.append(("event", event))
+            queue.kept += 1
 
     def _overflowed(self) -> bool:
         return self._queue.dropped > self._queue.dropped_reported
@@ -1051,6 +1070,23 @@ def _session_busy(session: SessionManager) -> bool:
         return quiet
     rule = getattr(session, "_must_stay_quiet", None)
     return bool(rule()) if callable(rule) else False
+
+
+def _order_event(
+    order_id: str, row: Mapping[str, Any], at: _dt.datetime, *, reconciled: bool
+) -> OrderEvent:
+    return OrderEvent(
+        order_id=order_id,
+        coid=_text(row.get("order_ref", row.get("cOID"))),
+        status=_text(row.get("status", row.get("order_status"))),
+        filled_quantity=parse_number(row.get("filledQuantity")),
+        remaining_quantity=parse_number(row.get("remainingQuantity")),
+        avg_price=parse_number(row.get("avgPrice")),
+        conid=_int(row.get("conid")),
+        row=dict(row),
+        received_at=at,
+        reconciled=reconciled,
+    )
 
 
 def _ms(when: _dt.datetime) -> float:

@@ -247,8 +247,17 @@ def test_order_events_never_conflate_and_overflow_is_a_typed_error() -> None:
     with pytest.raises(StreamOverflowError) as caught:
         rig.stream.next_event(0)
     assert caught.value.dropped == 2
-    assert [e.order_id for e in rig.drain() if isinstance(e, OrderEvent)] == ["0", "1", "2"]
     assert sorted(rig.stream.orders()) == ["0", "1", "2", "3", "4"]  # the view is complete
+    events = rig.drain()
+    assert [e.order_id for e in events[:3] if isinstance(e, OrderEvent)] == ["0", "1", "2"]
+    # Caught up: the overflow is a gap, and the orders it missed arrive once more.
+    assert isinstance(events[3], StreamGap)
+    assert "consumer fell behind" in events[3].reason
+    missed = [(e.order_id, e.reconciled) for e in events[4:] if isinstance(e, OrderEvent)]
+    assert missed == [("3", True), ("4", True)]
+    rig.gateway.current.push(sor({"orderId": 4, "status": "Submitted"}))
+    rig.pump()
+    assert rig.drain() == []  # nothing twice
 
 
 def test_a_trade_during_a_gap_is_replayed_once_and_older_ones_stay_history() -> None:
