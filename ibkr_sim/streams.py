@@ -1,8 +1,9 @@
 """The gateway's WebSocket (``wss://HOST:PORT/v1/api/ws``): streams on the injected clock.
 
 A client connects with the cookie ``api={"session":"<session from /tickle>"}`` (without it,
-or with another session's id, the handshake is refused with 401) and then meets IBKR's
-messages (``ibkr_sim.ws_messages``) and IBKR's misbehaviour (IBKR-FACTS §3a):
+or with another session's id, the handshake is refused with 401; each handshake is logged
+as a ``GET /ws`` request with its status) and then meets IBKR's messages
+(``ibkr_sim.ws_messages``) and IBKR's misbehaviour (IBKR-FACTS §3a):
 
 - on connect ``system`` hello, ``act`` (accounts) and ``sts``; then ``{"topic":"system",
   "hb":<ms>}`` every ``heartbeat`` seconds of the clock, dark or not;
@@ -12,16 +13,18 @@ messages (``ibkr_sim.ws_messages``) and IBKR's misbehaviour (IBKR-FACTS §3a):
   not yet subscribed in this brokerage session is its pre-flight (conid only), the fields
   follow; each ``smd`` ends silently ``smd_lifetime`` seconds (15 min) after it was asked
   for (asking again restarts it and resends every field);
-- ``sor`` sends the day's orders, then every order whose row changed (fills included);
-  ``spl`` the P&L rows, then the rows that changed; ``str`` new executions;
+- ``sor`` sends the orders live or changed in the last 24 h, then every order whose row
+  changed (fills included); ``spl`` the P&L rows, then the rows that changed; ``str`` the
+  executions of ``days`` days (unless ``realtimeUpdatesOnly``), then each new one;
 - dark: ``/iserver`` data flows only while the brokerage session is authenticated. When
   it ends (nightly reset, idle expiry, ``expire_brokerage``, a competing login, logout)
   the socket stays open, sends ``sts`` (``authenticated: false``, ``competing`` as it is)
   and every data subscription dies with the session; subscriptions asked for while dark
   are ignored. No message says the session is back: after a new brokerage session the
   client must subscribe again;
-- faults: ``drop(n)`` cuts every socket without a closing handshake; ``silence(seconds)``
-  turns the open sockets into black holes (nothing sent, nothing read) for that long.
+- faults: ``drop()`` cuts every socket without a closing handshake; ``silence(seconds)``
+  turns the open sockets into black holes (nothing sent, what arrives is lost, no pongs)
+  for that long; the gateway's ``fail_next(path="/ws")`` refuses handshakes.
 
 Time: each socket is served by its connection thread, which waits at most ``POLL``
 real seconds for a client message and then looks at the clock. Whatever is due at the
@@ -66,7 +69,7 @@ THREAD_PREFIX = "ibkr-sim-ws-"
 """The name of a thread serving a stream starts so (``ibkr-sim-ws-3``)."""
 _LOG_LIMIT = 50_000  # the stream log keeps the latest frames only
 _JOIN_TIMEOUT = 5.0
-_ORDERS_MEMORY = 86_400.0  # sor's first message: live orders and those changed today
+_ORDERS_MEMORY = 86_400.0  # sor's first message: live orders and those changed since
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class _Stream:
     reported: tuple[bool, bool, bool]  # (authenticated, competing, connected) last told
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
+    closing: bool = False  # the gateway stops: say goodbye and end
     silent_until: float | None = None
     seen: tuple[_dt.datetime, int] | None = None  # (clock, version) orders etc. were for
     prices_seen: tuple[_dt.datetime, int] | None = None  # (clock, price version) of quotes
@@ -201,18 +205,20 @@ class StreamHub:
         return len(self._open())
 
     def close(self) -> None:
-        """Close every stream (a closing handshake, best effort) and wait for their threads."""
+        """Close every stream (each says goodbye from its own thread: an SSL socket is
+        never written by two threads) and wait for their threads."""
         with self._lock:
             self._closed = True
             streams = list(self._streams.values())
             threads = list(self._threads)
         for stream in streams:
             with stream.lock:
-                stream.closed = True
-                stream.wire.close()
+                stream.closing = True
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(_JOIN_TIMEOUT)
+        for stream in streams:
+            stream.wire.abort()  # one that did not answer in time
 
     # -- a connection's thread -------------------------------------------------------------
 
@@ -303,6 +309,9 @@ class StreamHub:
                 return
             with stream.lock:
                 if stream.closed:
+                    return
+                if stream.closing:
+                    stream.wire.close()
                     return
                 for text in received:
                     self._record(stream, "received", text)
