@@ -57,6 +57,11 @@ class GenerationMemory(Generic[K]):
             self._forget_if_stale()
             self._keys.update(keys)
 
+    def forget(self, keep: Callable[[K], bool] | None = None) -> None:
+        """Forget every key (``keep=None``) or those for which ``keep`` is false."""
+        with self._lock:
+            self._keys = {key for key in self._keys if keep is not None and keep(key)}
+
     def _forget_if_stale(self) -> None:
         current = self._generation()
         if current != self._seen_in:
@@ -111,6 +116,15 @@ class SnapshotReader:
         for start in range(0, len(conids), MAX_CONIDS_PER_SNAPSHOT):
             rows.extend(self._read_chunk(conids[start : start + MAX_CONIDS_PER_SNAPSHOT], fields))
         return rows
+
+    def forget(self, conids: Iterable[int] | None = None) -> None:
+        """After an unsubscribe: the gateway's next snapshot of these conids (all with
+        ``None``) is a pre-flight again, so it is asked again too."""
+        if conids is None:
+            self._subscribed.forget()
+            return
+        gone = set(conids)
+        self._subscribed.forget(lambda key: key[0] not in gone)
 
     def _read_chunk(self, conids: Sequence[int], fields: Sequence[str]) -> list[Any]:
         params = {"conids": ",".join(map(str, conids)), "fields": ",".join(fields)}
