@@ -100,6 +100,10 @@ _USABLE_STATES = frozenset({_S.AUTHENTICATED, _S.STALE})
 _ORDER_KEYS = ("status", "filledQuantity", "remainingQuantity", "avgPrice")
 _NUMERIC_ORDER_KEYS = frozenset({"filledQuantity", "remainingQuantity", "avgPrice"})
 _MAX_SEEN_TRADES = 100_000
+_MAX_ORDERS = 10_000
+"""Merged orders kept; beyond it the oldest finished ones are forgotten (a bot that runs
+for weeks does not grow without bound)."""
+_FINISHED = frozenset({"filled", "cancelled", "inactive", "rejected", "expired"})
 _QUIET_TOPICS = frozenset({"tic", "ech+hb", "act", "ntf", "blt", "system"})
 
 
@@ -931,8 +935,22 @@ class Stream:
                 return
             self._order_keys[key] = signature
             self.stats.orders += 1
+            if len(self._orders) > _MAX_ORDERS:
+                self._forget_finished_orders()
             event = _order_event(key, row, self._clock.now(), reconciled=reconciled)
         self._emit(event)
+
+    def _forget_finished_orders(self) -> None:
+        """Drop the oldest tenth of the finished orders (lock held)."""
+        finished = [
+            order_id
+            for order_id, row in self._orders.items()
+            if str(row.get("status", "")).lower() in _FINISHED
+        ]
+        for order_id in finished[: max(1, len(finished) // 10)]:
+            del self._orders[order_id]
+            self._order_keys.pop(order_id, None)
+            self._queue.delivered.pop(order_id, None)
 
     def _merge_pnl(self, args: object) -> None:
         if not isinstance(args, dict):

@@ -193,3 +193,17 @@ def test_a_closed_stream_refuses_new_subscriptions_and_closes_its_socket() -> No
     with pytest.raises(StreamClosedError):
         rig.stream.subscribe_orders()
     assert list(rig.stream.events(timeout=0)) == []
+
+
+def test_finished_orders_are_forgotten_beyond_the_cap_working_ones_never() -> None:
+    rig = Rig()
+    rig.stream.subscribe_orders()
+    rig.pump()
+    rig.gateway.current.push(sor({"orderId": "working", "status": "Submitted"}))
+    rows = [{"orderId": n, "status": "Filled", "filledQuantity": 1} for n in range(10_050)]
+    rig.gateway.current.push(sor(*rows))
+    rig.pump()
+    orders = rig.stream.orders()
+    assert len(orders) <= 10_001
+    assert "working" in orders
+    assert "10049" in orders  # the newest are kept
