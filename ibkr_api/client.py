@@ -62,7 +62,7 @@ from ibkr_api.shapes import (
 from ibkr_api.slow import Cache, SlowRow
 from ibkr_api.snapshot import GenerationMemory, SnapshotReader, ask_until
 from ibkr_api.stream import Stream
-from ibkr_session.endpoints import Kind, endpoint, endpoint_for
+from ibkr_session.endpoints import DEFAULT_GATEWAY_URL, Kind, endpoint, endpoint_for
 from ibkr_session.errors import (
     GatewayUnreachableError,
     IbkrAPIError,
@@ -75,8 +75,6 @@ from ibkr_session.manager import SessionManager
 __all__ = ["DEFAULT_GATEWAY_URL", "DEFAULT_SNAPSHOT_FIELDS", "IbkrClient"]
 
 log = get_logger(__name__)
-
-DEFAULT_GATEWAY_URL = "https://localhost:5000"
 
 DEFAULT_SNAPSHOT_FIELDS = ("31", "84", "86", "88", "85", "7059", "87")
 """Last, bid, ask, bid size, ask size, last size, volume (the reference's table)."""

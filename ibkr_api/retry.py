@@ -21,6 +21,7 @@ from typing import TypeVar
 import tenacity
 
 from ibkr_session.clock import Clock
+from ibkr_session.core import backoff_delay
 from ibkr_session.errors import (
     GatewayUnavailableError,
     GatewayUnreachableError,
@@ -64,10 +65,10 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, error: BaseException | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_wait, self.initial_wait * 2.0 ** (attempt - 1))
+        cap = self.max_wait
         if isinstance(error, GatewayUnreachableError) and not error.maybe_sent:
-            ceiling = min(ceiling, self.refused_wait)
-        wait = ceiling / 2 + rng.uniform(0, ceiling / 2)
+            cap = min(cap, self.refused_wait)
+        wait = backoff_delay(attempt - 1, initial=self.initial_wait, cap=cap, rng=rng)
         return max(wait, _retry_after(error))
 
     def run(self, clock: Clock, call: Callable[[], T], *, rng: random.Random | None = None) -> T:

@@ -27,6 +27,7 @@ from typing import Any
 from ibkr_session.errors import InvalidRequestError
 
 __all__ = [
+    "DEFAULT_GATEWAY_URL",
     "ENDPOINTS",
     "PACING_ROWS",
     "Endpoint",
@@ -36,6 +37,10 @@ __all__ = [
     "endpoint_for",
     "segment",
 ]
+
+
+DEFAULT_GATEWAY_URL = "https://localhost:5000"
+"""Where the Client Portal Gateway listens unless told otherwise (the user logs in there)."""
 
 
 class Kind(enum.Enum):

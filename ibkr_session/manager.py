@@ -1,24 +1,24 @@
 """SessionManager: keeps one gateway's sessions usable and sends every request through them.
 
-``request`` (ARCHITECTURE.md, Seam 1) guards ``/iserver/*`` calls before they leave:
+The manager performs; ``ibkr_session.core`` decides. For a request ``request`` looks its
+row up in the endpoint table (``ibkr_session.endpoints``); a guarded row (``/iserver``)
+runs the guard first: it asks ``core.next_step`` what to do (refuse for the window, probe,
+recover, take over, prime, proceed) and does it until the answer is "proceed". Then one
+attempt at the caller's request (retries belong to ``ibkr_api``), paced, and its answer or
+failure is read by ``core.read_status`` / ``core.read_failure``. A refusal that proves the
+gateway did not act on it (``NotAuthenticatedError``, ``NotPrimedError``) mends the session
+through the guard and sends the request once more; nothing else is ever resent here.
 
-1. inside the nightly reset window → ``ResetWindowError``, nothing sent;
-2. UNKNOWN / STALE / DISCONNECTED / COMPETING, or a reset since the last contact → probe;
-3. UNAUTHENTICATED → ssodh/init (compete=false), then re-prime;
-4. COMPETING → ``CompetingSessionError`` (or ssodh/init with compete=true on
-   ``on_competing="take_over"``);
-5. not yet primed in this brokerage session → ``GET /iserver/accounts``, re-select the
-   remembered account, re-send the remembered suppressed question ids.
+What several managers of one gateway share (pacing, the penalty box, the keep-alive lease,
+single-flight recovery, priming once per brokerage generation, the order-question hold,
+suppressed ids) goes through the ``coordination`` seam; the transport and the pacer are
+built from options or passed in.
 
-Then one attempt at the caller's request (retries belong to ``ibkr_api``), paced, and its
-answer or failure updates the state. A refusal that proves the gateway did not act on it
-(401 / "no session", "Please query /accounts first") mends the session through the guard
-and sends the request once more; nothing else is ever resent here.
-
-One re-entrant lock covers state, probes and recovery, so two threads never both run
-ssodh/init; it is never held while a plain user request is on the wire. While an order
-question awaits its reply nothing extra is sent (a request in between makes the gateway
-cancel the order).
+Locks: one re-entrant lock covers the guard, probes and recovery, so two threads never both
+run ssodh/init; it is never held while a plain user request is on the wire, nor while the
+keep-alive waits. Reading ``state`` does not wait for it. State listeners are called after
+the lock is released. While an order question awaits its reply nothing extra is sent (a
+request in between makes the gateway cancel the order).
 """
 
 from __future__ import annotations
@@ -30,20 +30,25 @@ import math
 import os
 import random
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
+from ibkr_session import core
 from ibkr_session.clock import Clock, SystemClock
+from ibkr_session.coordination import CoordinationChoice, Coordinator, open_coordination
+from ibkr_session.coordination.shared import KEEPALIVE_LEASE, QUESTION_LEASE, RECOVERY_LEASE
+from ibkr_session.core import AuthStatus, Step
+from ibkr_session.endpoints import DEFAULT_GATEWAY_URL, Endpoint, Kind, endpoint, endpoint_for
 from ibkr_session.errors import (
     CompetingSessionError,
-    GatewayUnavailableError,
     GatewayUnreachableError,
     IbkrAPIError,
     IbkrError,
     InvalidRequestError,
     NotAuthenticatedError,
+    NotPrimedError,
     RateLimitedError,
     ResetWindowError,
 )
@@ -51,65 +56,26 @@ from ibkr_session.logs import get_logger
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
-from ibkr_session.transport import Transport, is_order_path, order_question, require_seconds
+from ibkr_session.transport import Transport, order_question, require_seconds
 
-__all__ = ["AuthStatus", "SessionManager", "backoff_delay"]
+__all__ = ["AuthStatus", "SessionManager"]
 
 log = get_logger(__name__)
 
 _S = SessionState
-_PROBE_FIRST = frozenset({_S.UNKNOWN, _S.STALE, _S.DISCONNECTED, _S.COMPETING})
-_CONTINUES = frozenset({_S.AUTHENTICATED, _S.STALE})
-"""States from which an authenticated answer may still be the same brokerage session."""
-
-_TICKLE = "/tickle"
-_AUTH_STATUS = "/iserver/auth/status"
-_SSODH_INIT = "/iserver/auth/ssodh/init"
-_STATUS_PATHS = frozenset({_TICKLE, _AUTH_STATUS, _SSODH_INIT})
-_UNPRIMED_TEXT = "query /accounts first"
-"""Seam 1's one matched text: the gateway gives this refusal no status or id of its own."""
-_RESET_SYMPTOMS = (NotAuthenticatedError, GatewayUnavailableError)
-"""Answers seen during the nightly reset (IBKR-FACTS §2); inside the window they mean it."""
+_TICKLE = endpoint("tickle")
+_AUTH_STATUS = endpoint("auth_status")
+_SSODH_INIT = endpoint("ssodh_init")
+_ACCOUNTS = endpoint("brokerage_accounts")
+_SELECT = endpoint("select_account")
+_SUPPRESS = endpoint("suppress")
+_STATUS_ROWS = frozenset({_TICKLE.name, _AUTH_STATUS.name, _SSODH_INIT.name})
 _SUPPRESS_BATCH = 51
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _POLL_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class AuthStatus:
-    """The gateway's verdict on the brokerage session, from either answer shape."""
-
-    authenticated: bool
-    competing: bool
-    connected: bool
-    message: str
-
-    @classmethod
-    def from_answer(cls, body: Any) -> AuthStatus | None:
-        """Read tickle's nested ``iserver.authStatus`` or auth/status's flat object."""
-        if not isinstance(body, dict):
-            return None
-        nested = body.get("iserver")
-        if isinstance(nested, dict) and isinstance(nested.get("authStatus"), dict):
-            body = nested["authStatus"]
-        if "authenticated" not in body:
-            return None
-        return cls(
-            authenticated=body.get("authenticated") is True,
-            competing=body.get("competing") is True,
-            connected=body.get("connected") is not False,
-            message=str(body.get("message") or ""),
-        )
-
-
-def backoff_delay(failures: int, *, initial: float, cap: float, rng: random.Random) -> float:
-    """Seconds before the next probe after ``failures`` consecutive failures.
-
-    "Equal jitter": half of the exponential step is fixed and half random, so the delays
-    still grow (each at least the previous step) while many workers spread out.
-    """
-    step = min(cap, initial * 2.0 ** min(failures, 32))
-    return step / 2 + rng.uniform(0.0, step / 2)
+_KEEPALIVE_MAX_WAIT = 1.0
+"""The keep-alive never waits long for pacing: a tickle that must wait is skipped."""
+_RECOVERY_LEASE_SECONDS = 30.0
 
 
 class SessionManager:
@@ -117,7 +83,7 @@ class SessionManager:
 
     def __init__(
         self,
-        gateway_url: str = "https://localhost:5000",
+        gateway_url: str = DEFAULT_GATEWAY_URL,
         *,
         clock: Clock | None = None,
         region: str = "america",
@@ -131,11 +97,14 @@ class SessionManager:
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
         pacing: bool = True,
+        pacing_max_wait: float = 30.0,
+        coordination: CoordinationChoice = None,
         reset_schedule: ResetSchedule | None = None,
         question_hold: float = 60.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         rng: random.Random | None = None,
+        transport: Transport | None = None,
     ) -> None:
         for name, value in (
             ("tickle_interval", tickle_interval),
@@ -143,6 +112,7 @@ class SessionManager:
             ("question_hold", question_hold),
             ("backoff_initial", backoff_initial),
             ("backoff_max", backoff_max),
+            ("pacing_max_wait", pacing_max_wait),
         ):
             require_seconds(name, value)
         if backoff_max < backoff_initial:
@@ -154,16 +124,23 @@ class SessionManager:
             )
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.schedule = reset_schedule if reset_schedule is not None else ResetSchedule(region)
-        self._transport = Transport(
-            gateway_url,
-            clock=self.clock,
-            pin=pin,
-            verify=verify,
-            insecure=insecure,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
+        self._transport = (
+            transport
+            if transport is not None
+            else Transport(
+                gateway_url,
+                clock=self.clock,
+                pin=pin,
+                verify=verify,
+                insecure=insecure,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+            )
         )
-        self._pacer = Pacer(self.clock) if pacing else None
+        self._coordinator = open_coordination(coordination, gateway_url=self.gateway_url)
+        self._pacer = (
+            Pacer(self.clock, self._coordinator, max_wait=pacing_max_wait) if pacing else None
+        )
         self._tickle_interval = float(tickle_interval)
         self._stale_after = float(stale_after)
         self._question_hold = float(question_hold)
@@ -173,7 +150,9 @@ class SessionManager:
         self._take_over = on_competing == "take_over"
 
         self._lock = threading.RLock()
+        self._depth = threading.local()
         self._machine = StateMachine()
+        self._known = _S.UNKNOWN  # the last state that said something about the session
         self._account_id = _check_account(account_id) if account_id is not None else None
         self._suppressed: dict[str, None] = {}  # ordered set
         self._generation = 0
@@ -181,6 +160,8 @@ class SessionManager:
         self._primed_generation: int | None = None
         self._last_contact: float | None = None  # monotonic
         self._last_contact_at: _dt.datetime | None = None  # wall clock, for reset windows
+        self._contact_shared_at = -math.inf
+        self._share_contact_every = min(5.0, self._stale_after / 10)
         self._next_tickle = -math.inf
         self._failures = 0
         self._next_probe = -math.inf
@@ -199,10 +180,13 @@ class SessionManager:
 
     @property
     def state(self) -> SessionState:
-        """The current state, after letting the clock speak (reset window, staleness)."""
-        with self._lock:
-            self._apply_clock()
-            return self._machine.state
+        """The current state, after letting the clock speak (reset window, staleness).
+
+        Never waits for a probe or a recovery another thread is running.
+        """
+        self._apply_clock()
+        self._machine.deliver()
+        return self._machine.state
 
     @property
     def account_id(self) -> str | None:
@@ -214,8 +198,18 @@ class SessionManager:
         """Grows with every new brokerage session (snapshots, suppressions die with one)."""
         return self._generation
 
+    @property
+    def coordinator(self) -> Coordinator:
+        """What this manager shares with the other managers of its gateway."""
+        return self._coordinator
+
+    @property
+    def pacer(self) -> Pacer | None:
+        """The pacer every request goes through (None with ``pacing=False``)."""
+        return self._pacer
+
     def on_transition(self, callback: TransitionListener) -> None:
-        """Call ``callback(old, new, reason)`` after every state change."""
+        """Call ``callback(old, new, reason)`` after every state change (outside the lock)."""
         self._machine.on_transition(callback)
 
     # -- requests ---------------------------------------------------------------------
@@ -237,32 +231,36 @@ class SessionManager:
         _check_path(path)
         if timeout is not None:
             require_seconds("timeout", timeout)
-        if not _is_guarded(path):
-            return self._exchange(method, path, params=params, json=json, timeout=timeout)
-        with self._order_flow(method, path):
-            ticket = self._guard(method, path)
-            send = functools.partial(
-                self._exchange, method, path, params=params, json=json, timeout=timeout
-            )
-            try:
-                return send(sent_in=ticket)
-            except IbkrAPIError as exc:
-                session_lost = isinstance(exc, NotAuthenticatedError)
-                if not session_lost and _UNPRIMED_TEXT not in exc.msg.lower():
-                    raise
-                # Refused without being acted on (the brokerage session died since the last
-                # probe, or is not primed): mending the session and sending the request
-                # once more is safe, orders included.
-                log.info("session.refused_before_acting", method=method, path=path, error=exc.msg)
-                ticket = self._mend(method, path, ticket, session_lost=session_lost)
-            return send(sent_in=ticket)
+        row = endpoint_for(method, path)
+        send = functools.partial(
+            self._exchange, row, method, path, params=params, json=json, timeout=timeout
+        )
+        try:
+            if not row.guarded:
+                return send()
+            with self._order_flow(row):
+                ticket = self._guard(row, method, path)
+                try:
+                    return send(sent_in=ticket.generation)
+                except (NotAuthenticatedError, NotPrimedError) as exc:
+                    # Refused without being acted on (the brokerage session died since the
+                    # last probe, or is not primed): mending the session and sending the
+                    # request once more is safe, orders included.
+                    log.info(
+                        "session.refused_before_acting", method=method, path=path, error=exc.msg
+                    )
+                    ticket = self._mend(row, method, path, ticket, exc)
+                return send(sent_in=ticket.generation)
+        finally:
+            self._machine.deliver()
 
     def select_account(self, account_id: str) -> Any:
         """``POST /iserver/account``; the id is remembered and re-selected after re-auth."""
         account_id = _check_account(account_id)
-        answer = self.request("POST", "/iserver/account", json={"acctId": account_id})
+        answer = self.request("POST", _SELECT.template, json={"acctId": account_id})
         with self._lock:
             self._account_id = account_id
+        self._coordinator.select_account(account_id)
         return answer
 
     def remember_suppressed(self, message_ids: Iterable[str]) -> None:
@@ -273,43 +271,49 @@ class SessionManager:
                 f"message ids must be non-empty strings like 'o163', got {ids!r}",
                 field="message_ids",
             )
+        union = self._coordinator.remember_suppressed(item.strip() for item in ids)
         with self._lock:
-            self._suppressed.update(dict.fromkeys(item.strip() for item in ids))
+            self._suppressed.update(dict.fromkeys(union))
 
     def question_pending(self, reply_id: str) -> None:
         """An order question awaits its reply: send nothing extra for ``question_hold`` s."""
         with self._lock:
             self._question_id = reply_id
             self._question_until = self.clock.monotonic() + self._question_hold
+        self._coordinator.acquire(QUESTION_LEASE, self._question_hold, self._wall())
 
     def question_answered(self) -> None:
         """The reply went out (or the question was abandoned): keep-alive may resume."""
         with self._lock:
             self._question_id = None
             self._question_until = None
+        self._coordinator.release(QUESTION_LEASE)
 
     def refresh(self) -> SessionState:
         """Probe now and return the resulting state.
 
         No probe inside a reset window or while an order question awaits its reply.
         """
-        with self._lock:
+        with self._locked():
             self._apply_clock()
             if self._machine.state is not _S.RESET_WINDOW and not self._must_stay_quiet():
                 try:
                     self._probe()
                 except IbkrError as exc:
                     log.warning("session.probe_failed", error=str(exc))
-            return self._machine.state
+        return self.state
 
     # -- keep-alive -------------------------------------------------------------------
 
     def keepalive(self) -> None:
         """One keep-alive step: tickle when due, back off while the gateway is gone.
 
-        Failures are logged, never raised: this runs unattended.
+        One manager per gateway tickles (the keep-alive lease); the others rely on its
+        contact. Failures are logged, never raised: this runs unattended. The decision is
+        taken under the lock, the tickle is sent outside it, so a slow or paced tickle
+        never blocks ``state`` readers, user calls or ``close()``.
         """
-        with self._lock:
+        with self._locked():
             self._apply_clock()
             if self._must_stay_quiet():
                 log.debug("session.keepalive_held", reply_id=self._question_id)
@@ -319,15 +323,24 @@ class SessionManager:
             if now < (self._next_probe if disconnected else self._next_tickle):
                 return
             self._next_tickle = now + self._tickle_interval
-            try:
-                if disconnected:
-                    self._probe()
-                else:
-                    self._exchange("POST", _TICKLE)
-            except ResetWindowError as exc:
-                log.info("session.keepalive_in_reset_window", detail=str(exc))
-            except IbkrError as exc:
-                log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
+        wall = self._wall()
+        self._coordinator.heartbeat(wall, 3 * self._tickle_interval, {"url": self.gateway_url})
+        if not disconnected and not self._coordinator.acquire(
+            KEEPALIVE_LEASE, 2 * self._tickle_interval, wall
+        ):
+            return  # another manager of this gateway tickles for everyone
+        try:
+            if disconnected:
+                with self._locked():
+                    self._probe(max_wait=_KEEPALIVE_MAX_WAIT)
+            else:
+                self._exchange(_TICKLE, "POST", _TICKLE.template, max_wait=_KEEPALIVE_MAX_WAIT)
+        except ResetWindowError as exc:
+            log.info("session.keepalive_in_reset_window", detail=str(exc))
+        except IbkrError as exc:
+            log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
+        finally:
+            self._machine.deliver()
 
     def start(self) -> None:
         """Run ``keepalive`` on a daemon thread until ``stop()``."""
@@ -347,16 +360,19 @@ class SessionManager:
         return thread is not None and thread.is_alive()
 
     def stop(self) -> None:
-        """Stop the keep-alive thread (waits for its current step to finish)."""
+        """Stop the keep-alive thread (waits for its current step) and give back the
+        keep-alive lease, so another manager of the gateway takes over at once."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         self._thread = None
+        self._coordinator.release(KEEPALIVE_LEASE)
 
     def close(self) -> None:
-        """Stop the keep-alive thread and close the connections."""
+        """Stop the keep-alive thread, leave the coordination and close the connections."""
         self.stop()
+        self._coordinator.leave()
         self._transport.close()
 
     def __enter__(self) -> SessionManager:
@@ -382,81 +398,144 @@ class SessionManager:
             if self._stop.wait(min(_POLL_SECONDS, self._tickle_interval)):
                 return
 
-    # -- the guard and recovery (lock held) -------------------------------------------
+    # -- the guard and recovery -------------------------------------------------------
 
-    def _guard(self, method: str, path: str) -> _Ticket:
-        """Make ``/iserver`` usable or raise; says which session the request will meet."""
-        with self._lock:
-            self._apply_clock()
-            window = self.schedule.window_at(self.clock.now())
-            if window is not None:
-                raise self._reset_window_error(window[1])
-            if self._question_is_pending():
-                return self._ticket()  # the reply must be the very next request
-            if self._machine.state in _PROBE_FIRST:
-                self._probe()
-            if self._machine.state is _S.UNAUTHENTICATED:
-                self._recover(compete=False)
-            if self._machine.state is _S.COMPETING and self._take_over:
-                self._recover(compete=True)
-            if self._machine.state is _S.COMPETING:
-                raise CompetingSessionError(
-                    "competing",
-                    "another IBKR platform (TWS, mobile, WebTrader) holds the brokerage "
-                    "session: competing session; close it, or use on_competing='take_over'",
-                    method=method,
-                    path=path,
+    def _guard(self, row: Endpoint, method: str, path: str) -> _Ticket:
+        """Make ``/iserver`` usable or raise; says which session the request will meet.
+
+        Asks the core for each step and performs it, until the core says proceed.
+        """
+        with self._locked():
+            done: set[Step] = set()
+            while True:
+                self._apply_clock()
+                window = self._window()
+                step = core.next_step(
+                    self._machine.state,
+                    in_window=window is not None,
+                    question_pending=self._question_is_pending(),
+                    primed=self._primed_generation == self._generation,
+                    take_over=self._take_over,
+                    done=frozenset(done),
                 )
-            if self._primed_generation != self._generation:
-                self._prime()
-            return self._ticket()
+                if step is Step.PROCEED:
+                    return _Ticket(self._generation, self._primings)
+                done.add(step)
+                if step is Step.REFUSE_WINDOW:
+                    assert window is not None
+                    raise self._reset_window_error(window[1])
+                if step is Step.PROBE:
+                    self._unsent_if_unreachable(self._probe)
+                elif step in (Step.RECOVER, Step.TAKE_OVER):
+                    self._unsent_if_unreachable(
+                        functools.partial(self._recover, compete=step is Step.TAKE_OVER)
+                    )
+                elif step is Step.PRIME:
+                    self._unsent_if_unreachable(self._prime)
+                elif step is Step.REFUSE_COMPETING:
+                    raise CompetingSessionError(
+                        "competing",
+                        "another IBKR platform (TWS, mobile, WebTrader) holds the brokerage "
+                        "session: competing session; close it, or use on_competing='take_over'",
+                        method=method,
+                        path=path,
+                    )
+                else:
+                    raise NotAuthenticatedError(
+                        200,
+                        f"the brokerage session could not be re-established; log in at "
+                        f"{self.gateway_url}",
+                        method=method,
+                        path=path,
+                    )
 
-    def _ticket(self) -> _Ticket:
-        return _Ticket(generation=self._generation, primings=self._primings)
+    @staticmethod
+    def _unsent_if_unreachable(step: Callable[[], None]) -> None:
+        """A guard step that fails to reach the gateway: the caller's request never left.
 
-    def _probe(self) -> None:
-        answer = self._exchange("POST", _AUTH_STATUS)
+        (A probe that timed out may have reached the gateway; the order behind it did not.)
+        """
+        try:
+            step()
+        except GatewayUnreachableError as exc:
+            if not exc.maybe_sent:
+                raise
+            raise GatewayUnreachableError(
+                f"{exc} (while checking the session: the request itself was not sent)",
+                maybe_sent=False,
+            ) from exc
+
+    def _probe(self, max_wait: float | None = None) -> None:
+        answer = self._exchange(_AUTH_STATUS, "POST", _AUTH_STATUS.template, max_wait=max_wait)
         if AuthStatus.from_answer(answer) is None:
-            raise IbkrAPIError(200, "unreadable auth status answer", path=_AUTH_STATUS, body=answer)
+            raise IbkrAPIError(
+                200, "unreadable auth status answer", path=_AUTH_STATUS.template, body=answer
+            )
 
     def _recover(self, *, compete: bool) -> None:
-        log.info("session.recovering", compete=compete)
-        self._exchange("POST", _SSODH_INIT, json={"publish": True, "compete": compete})
-        if self._machine.state in (_S.AUTHENTICATED, _S.COMPETING):
+        """ssodh/init, once per lost brokerage session for the whole fleet.
+
+        A manager that finds another one recovering waits for its lease to end, then
+        probes: the other's new session is its own.
+        """
+        if not self._coordinator.acquire(RECOVERY_LEASE, _RECOVERY_LEASE_SECONDS, self._wall()):
+            self._await_other_recovery()
+            self._probe()
             return
-        raise NotAuthenticatedError(
-            200,
-            f"ssodh/init did not re-establish the brokerage session; log in at {self.gateway_url}",
-            method="POST",
-            path=_SSODH_INIT,
-        )
+        try:
+            log.info("session.recovering", compete=compete)
+            self._exchange(
+                _SSODH_INIT,
+                "POST",
+                _SSODH_INIT.template,
+                json={"publish": True, "compete": compete},
+            )
+        finally:
+            self._coordinator.release(RECOVERY_LEASE)
+
+    def _await_other_recovery(self) -> None:
+        deadline = self.clock.monotonic() + _RECOVERY_LEASE_SECONDS
+        while self._coordinator.holder_of(RECOVERY_LEASE, self._wall()) is not None:
+            if self.clock.monotonic() >= deadline:
+                return
+            self._stop.wait(0.05)
 
     def _prime(self) -> None:
-        """What every new brokerage session needs before orders, snapshots and queries."""
-        self._exchange("GET", "/iserver/accounts")
-        if self._account_id is not None:
-            self._exchange("POST", "/iserver/account", json={"acctId": self._account_id})
-        ids = list(self._suppressed)
-        for start in range(0, len(ids), _SUPPRESS_BATCH):
-            batch = ids[start : start + _SUPPRESS_BATCH]
-            self._exchange("POST", "/iserver/questions/suppress", json={"messageIds": batch})
+        """What every new brokerage session needs before orders, snapshots and queries,
+        done once per generation for every manager of the gateway."""
+        shared = self._coordinator.session()
+        if shared.primed_generation != self._generation or shared.generation != self._generation:
+            self._exchange(_ACCOUNTS, "GET", _ACCOUNTS.template)
+            if self._account_id is not None:
+                self._exchange(_SELECT, "POST", _SELECT.template, json={"acctId": self._account_id})
+            ids = list(dict.fromkeys([*self._suppressed, *shared.suppressed]))
+            for start in range(0, len(ids), _SUPPRESS_BATCH):
+                batch = ids[start : start + _SUPPRESS_BATCH]
+                self._exchange(_SUPPRESS, "POST", _SUPPRESS.template, json={"messageIds": batch})
+            self._coordinator.mark_primed(self._generation)
         self._primed_generation = self._generation
         self._primings += 1
-        log.info("session.primed", generation=self._generation, account_id=self._account_id)
+        log.info("session.primed", generation=self._generation)
+        log.debug("session.primed_account", account_id=self._account_id)
 
-    def _mend(self, method: str, path: str, refused: _Ticket, *, session_lost: bool) -> _Ticket:
+    def _mend(
+        self, row: Endpoint, method: str, path: str, refused: _Ticket, refusal: IbkrAPIError
+    ) -> _Ticket:
         """Doubt what the refusal disproved, then run the guard again: it recovers and
         primes, or raises what only a human can fix.
 
         When another thread renewed (or primed) the session after the refused request left,
         the refusal is old news: the guard alone confirms that, without doing it twice.
         """
-        with self._lock:
-            if session_lost and self._generation == refused.generation:
-                self._probe()
-            elif not session_lost and self._primings == refused.primings:
+        with self._locked():
+            if isinstance(refusal, NotAuthenticatedError):
+                if self._generation == refused.generation:
+                    self._probe()
+            elif self._primings == refused.primings:
+                # The gateway says it is not primed, whatever anyone remembers.
                 self._primed_generation = None
-            return self._guard(method, path)
+                self._coordinator.mark_primed(None)
+            return self._guard(row, method, path)
 
     def _reset_window_error(
         self, end: _dt.datetime, *, answered: IbkrAPIError | None = None
@@ -475,53 +554,55 @@ class SessionManager:
 
     def _exchange(
         self,
+        row: Endpoint,
         method: str,
         path: str,
         *,
         params: Mapping[str, object] | None = None,
         json: object = None,
         timeout: float | None = None,
-        sent_in: _Ticket | None = None,
+        sent_in: int | None = None,
+        max_wait: float | None = None,
     ) -> Any:
         """Pacer, then transport; every request (probes included) goes through here.
 
-        ``sent_in`` is the session a guarded request was sent into, so that an answer
-        arriving after another thread renewed the session is not taken for news.
+        ``sent_in`` is the brokerage generation a guarded request was sent into, so that an
+        answer arriving after another thread renewed the session is not taken for news.
         """
         try:
-            with self._paced(method, path):
+            with self._paced(row, method, path, max_wait):
                 answer = self._transport.send(
                     method, path, params=params, json=json, timeout=timeout
                 )
         except InvalidRequestError:
             raise  # refused before sending: the gateway said nothing to learn from
         except IbkrError as exc:
-            self._learn_from_failure(exc, method, path, sent_in)
-            window = self.schedule.window_at(self.clock.now())
-            if window is not None and isinstance(exc, _RESET_SYMPTOMS):
-                # "no session" or a 5xx during the reset is the reset, not a logout: say so.
-                raise self._reset_window_error(window[1], answered=exc) from exc
+            if isinstance(exc, RateLimitedError) and exc.code == 429 and self._pacer is not None:
+                self._pacer.penalize(exc.retry_after)  # the gateway's 429, not our pacer's
+            self._learn_from_failure(exc, row, sent_in)
             raise
-        self._learn_from_answer(method, path, answer)
+        self._learn_from_answer(row, answer)
         return answer
 
     @contextlib.contextmanager
-    def _paced(self, method: str, path: str) -> Iterator[None]:
+    def _paced(
+        self, row: Endpoint, method: str, path: str, max_wait: float | None
+    ) -> Iterator[None]:
         if self._pacer is None:
             yield
-        else:
-            with self._pacer.slot(method, path):
-                yield
+            return
+        with self._pacer.slot(method, path, opens_question=row.asks, max_wait=max_wait):
+            yield
 
     @contextlib.contextmanager
-    def _order_flow(self, method: str, path: str) -> Iterator[None]:
+    def _order_flow(self, row: Endpoint) -> Iterator[None]:
         """Hold the keep-alive from before an order POST leaves until its answer is read.
 
         Its answer may be a question, and any request between a question and its reply
         makes the gateway cancel the order; the hold closes the gap before the caller
         (or ``_learn_from_answer``) can know there is a question.
         """
-        if not _may_ask(method, path):
+        if not row.asks:
             yield
             return
         with self._lock:
@@ -532,112 +613,134 @@ class SessionManager:
             with self._lock:
                 self._orders_in_flight -= 1
 
-    def _learn_from_answer(self, method: str, path: str, answer: Any) -> None:
-        with self._lock:
+    def _learn_from_answer(self, row: Endpoint, answer: Any) -> None:
+        with self._locked():
             self._failures = 0
             self._next_probe = -math.inf
-            if _may_ask(method, path):
-                self._note_question(path, answer)
-            status = AuthStatus.from_answer(answer) if path in _STATUS_PATHS else None
+            if row.asks:
+                self._note_question(row, answer)
+            status = AuthStatus.from_answer(answer) if row.name in _STATUS_ROWS else None
             if status is not None:
-                self._apply_status(status, path)
-            elif _is_guarded(path) and self._machine.state is _S.AUTHENTICATED:
+                self._apply_status(status, row.template)
+            elif row.guarded and self._machine.state is _S.AUTHENTICATED:
                 self._confirm_contact()
 
-    def _note_question(self, path: str, answer: Any) -> None:
+    def _note_question(self, row: Endpoint, answer: Any) -> None:
         """An order answer that asks a question holds the keep-alive until the reply."""
         question = order_question(answer)
         if question is not None:
             self.question_pending(question[0])
-        elif _is_reply(path):
+        elif row.kind is Kind.REPLY or self._question_id is None:
             self.question_answered()
 
-    def _learn_from_failure(
-        self, exc: IbkrError, method: str, path: str, sent_in: _Ticket | None
-    ) -> None:
-        if isinstance(exc, RateLimitedError) and self._pacer is not None:
-            self._pacer.penalize(exc.retry_after)
-        with self._lock:
-            if method == "POST" and _is_reply(path):
+    def _learn_from_failure(self, exc: IbkrError, row: Endpoint, sent_in: int | None) -> None:
+        with self._locked():
+            if row.kind is Kind.REPLY or (row.asks and self._question_id is None):
                 # Answered and lost, or refused: either way that question is no longer open,
                 # and no answer will come to say so.
                 self.question_answered()
-            if self._in_window():
-                return  # inside the reset window the window owns the state
-            if (
-                isinstance(exc, NotAuthenticatedError)
-                and sent_in is not None
-                and sent_in.generation != self._generation
-            ):
-                log.info("session.refusal_predates_renewal", refused_in=sent_in.generation)
-                return
-            if isinstance(exc, GatewayUnreachableError):
-                self._machine.transition(_S.DISCONNECTED, f"gateway unreachable: {exc}")
-                self._next_probe = self.clock.monotonic() + backoff_delay(
+            window = self._window()
+            verdict = core.read_failure(
+                exc,
+                in_window=window is not None,
+                sent_generation=sent_in,
+                generation=self._generation,
+            )
+            if verdict.reset_window and window is not None and isinstance(exc, IbkrAPIError):
+                # "no session" or a 5xx during the reset is the reset, not a logout: say so.
+                raise self._reset_window_error(window[1], answered=exc) from exc
+            if verdict.old_news:
+                log.info("session.refusal_predates_renewal", refused_in=sent_in)
+            if verdict.back_off:
+                self._next_probe = self.clock.monotonic() + core.backoff_delay(
                     self._failures,
                     initial=self._backoff_initial,
                     cap=self._backoff_max,
                     rng=self._rng,
                 )
                 self._failures += 1
-                return
-            self._failures = 0
-            self._next_probe = -math.inf
-            if isinstance(exc, NotAuthenticatedError):
-                self._machine.transition(_S.UNAUTHENTICATED, exc.msg)
+            elif isinstance(exc, IbkrAPIError):
+                self._failures = 0
+                self._next_probe = -math.inf
+            if verdict.state is not None:
+                self._move(verdict.state, verdict.reason)
 
     def _apply_status(self, status: AuthStatus, source: str) -> None:
-        if self._in_window():
+        if self._window() is not None:
             return
-        old = self._machine.state
-        if status.competing:
-            self._machine.transition(_S.COMPETING, f"{source}: competing=true")
-        elif status.authenticated:
-            if not self._same_session_continues(old):
-                self._generation += 1
-                log.info("session.new_brokerage_session", generation=self._generation)
-            self._machine.transition(_S.AUTHENTICATED, f"{source}: authenticated=true")
+        known = self._known if self._last_contact_at is not None else _S.UNKNOWN
+        window_passed = self._last_contact_at is not None and self.schedule.window_passed(
+            self._last_contact_at, self.clock.now()
+        )
+        verdict = core.read_status(known, status, source, window_passed=window_passed)
+        if verdict.new_session:
+            self._generation = self._coordinator.new_generation(self._generation)
+            log.info("session.new_brokerage_session", generation=self._generation)
+        self._move(verdict.state, verdict.reason)
+        if verdict.confirms_contact:
             self._confirm_contact()
-        else:
-            detail = "connected" if status.connected else "not connected"
-            note = f" ({status.message})" if status.message else ""
-            self._machine.transition(
-                _S.UNAUTHENTICATED, f"{source}: {detail}, authenticated=false{note}"
-            )
 
-    def _same_session_continues(self, old: SessionState) -> bool:
-        """Only a session we knew, with no reset since we last saw it, is the same one."""
-        if old not in _CONTINUES or self._last_contact_at is None:
-            return False
-        return not self.schedule.window_passed(self._last_contact_at, self.clock.now())
+    def _move(self, state: SessionState, reason: str) -> None:
+        """The one place the manager changes state; remembers what the session was known
+        to be before the gateway went out of reach."""
+        if state is not _S.DISCONNECTED and state is not _S.RESET_WINDOW:
+            self._known = state
+        if state in (_S.COMPETING, _S.UNAUTHENTICATED):
+            self._coordinator.note_state(state.name, self._wall(), reason)
+        self._machine.transition(state, reason)
 
-    def _confirm_contact(self) -> None:
-        self._last_contact = self.clock.monotonic()
-        self._last_contact_at = self.clock.now()
+    def _confirm_contact(self, at: float | None = None) -> None:
+        """The session was confirmed now (or at ``at``, epoch s, by another manager).
 
-    # -- the clock's part of the state machine (lock held) ------------------------------
+        Shared with the other managers at most every few seconds: a contact is news to
+        them only when it saves them a probe.
+        """
+        wall = self._wall()
+        ago = 0.0 if at is None else max(0.0, wall - at)
+        self._last_contact = self.clock.monotonic() - ago
+        self._last_contact_at = self.clock.now() - _dt.timedelta(seconds=ago)
+        self._known = _S.AUTHENTICATED
+        if at is None and wall - self._contact_shared_at >= self._share_contact_every:
+            self._contact_shared_at = wall
+            self._coordinator.note_contact(wall)
+
+    # -- the clock's part of the state machine -------------------------------------------
 
     def _apply_clock(self) -> None:
         now = self.clock.now()
-        window = self.schedule.window_at(now)
-        state = self._machine.state
-        if window is not None:
-            self._machine.transition(
-                _S.RESET_WINDOW, f"nightly reset window until {window[1].isoformat()}"
-            )
-        elif state is _S.RESET_WINDOW:
-            self._machine.transition(_S.STALE, "reset window over")
-        elif state is _S.AUTHENTICATED and self._last_contact is not None:
-            quiet = self.clock.monotonic() - self._last_contact
-            if quiet >= self._stale_after:
-                self._machine.transition(_S.STALE, f"no confirmed contact for {quiet:.0f} s")
-            elif self._last_contact_at is not None and self.schedule.window_passed(
-                self._last_contact_at, now
-            ):
-                self._machine.transition(_S.STALE, "a reset window passed since last contact")
+        quiet = None if self._last_contact is None else self.clock.monotonic() - self._last_contact
+        window_passed = self._last_contact_at is not None and self.schedule.window_passed(
+            self._last_contact_at, now
+        )
+        move = core.clock_transition(
+            self._machine.state,
+            in_window=self._window() is not None,
+            quiet_for=quiet,
+            stale_after=self._stale_after,
+            window_passed=window_passed,
+        )
+        if move is not None and move[0] is _S.STALE:
+            shared = self._fresh_shared_contact()
+            if shared is not None:
+                self._confirm_contact(at=shared)
+                return
+        if move is not None:
+            self._machine.transition(*move)
 
-    def _in_window(self) -> bool:
-        return self.schedule.window_at(self.clock.now()) is not None
+    def _fresh_shared_contact(self) -> float | None:
+        """When another manager of this gateway (the keep-alive holder) confirmed the
+        session recently enough that there is no reason to doubt it here (epoch s)."""
+        contact = self._coordinator.session().last_contact
+        if contact is None or not 0 <= self._wall() - contact < self._stale_after:
+            return None
+        seen = _dt.datetime.fromtimestamp(contact, _dt.UTC)
+        return None if self.schedule.window_passed(seen, self.clock.now()) else contact
+
+    def _window(self) -> tuple[_dt.datetime, _dt.datetime] | None:
+        return self.schedule.window_at(self.clock.now())
+
+    def _wall(self) -> float:
+        return self.clock.now().timestamp()
 
     def _must_stay_quiet(self) -> bool:
         """No extra traffic of ours while an order POST or its question is open."""
@@ -652,6 +755,20 @@ class SessionManager:
         self.question_answered()
         return False
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The manager's lock; listeners hear of transitions once the outermost holder
+        lets go."""
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            self._depth.value = depth
+        if depth == 0:
+            self._machine.deliver()
+
 
 @dataclass(frozen=True)
 class _Ticket:
@@ -661,25 +778,12 @@ class _Ticket:
     primings: int
 
 
-def _is_reply(path: str) -> bool:
-    return path.startswith("/iserver/reply/")
-
-
-def _may_ask(method: str, path: str) -> bool:
-    """A POST that may come back as an order question (place, modify, reply)."""
-    return method == "POST" and is_order_path(path)
-
-
 def _said(answer: IbkrAPIError) -> str:
     """What the gateway itself said (not our advice about it), for messages."""
     body = answer.body
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return f"HTTP {answer.code} {body['error']!r}"
     return f"HTTP {answer.code}"
-
-
-def _is_guarded(path: str) -> bool:
-    return path.startswith("/iserver/") and not path.startswith("/iserver/auth/")
 
 
 def _check_method(method: str) -> str:

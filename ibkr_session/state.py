@@ -9,6 +9,7 @@ walk them.
 
 from __future__ import annotations
 
+import collections
 import enum
 import threading
 from collections.abc import Callable, Mapping
@@ -79,6 +80,10 @@ class StateMachine:
         self._state = initial
         self._listeners: list[TransitionListener] = []
         self._lock = threading.RLock()
+        self._pending: collections.deque[tuple[SessionState, SessionState, str]] = (
+            collections.deque()
+        )
+        self._delivering = threading.Lock()
 
     @property
     def state(self) -> SessionState:
@@ -93,6 +98,8 @@ class StateMachine:
         """Move to ``new``; returns whether the state changed (staying put is a no-op).
 
         Raises ``IllegalTransitionError`` (state unchanged) if the table forbids the move.
+        Listeners hear of it at the next ``deliver()``: the owner calls that once it holds
+        no lock, so a listener may use the session freely.
         """
         with self._lock:
             old = self._state
@@ -103,11 +110,30 @@ class StateMachine:
                     f"illegal session transition {old.name} -> {new.name} ({reason})"
                 )
             self._state = new
-            listeners = tuple(self._listeners)
             log.info("session.transition", old=old.name, new=new.name, reason=reason)
-            for listener in listeners:
-                _notify(listener, old, new, reason)
+            self._pending.append((old, new, reason))
         return True
+
+    def deliver(self) -> None:
+        """Tell the listeners of every transition not yet delivered, in order.
+
+        One thread delivers at a time; a transition made meanwhile (by a listener, or by
+        another thread) is delivered by the same loop.
+        """
+        while self._pending:
+            if not self._delivering.acquire(blocking=False):
+                return  # the thread delivering now will get to it
+            try:
+                while True:
+                    with self._lock:
+                        if not self._pending:
+                            break
+                        old, new, reason = self._pending.popleft()
+                        listeners = tuple(self._listeners)
+                    for listener in listeners:
+                        _notify(listener, old, new, reason)
+            finally:
+                self._delivering.release()
 
 
 def _notify(

@@ -53,6 +53,10 @@ __all__ = [
 FLIGHT_POLL = 0.05
 """Seconds to wait for a request in flight elsewhere before asking again."""
 
+LONGEST_PENALTY = 900.0
+"""A penalty further away than this (IBKR's box is 10-15 minutes) means the clock moved
+back since it was set: it is ignored rather than believed for hours."""
+
 QUESTION_LEASE = "question"
 KEEPALIVE_LEASE = "keepalive"
 RECOVERY_LEASE = "recovery"
@@ -207,7 +211,10 @@ class Coordinator:
         def change(values: Values) -> Grant | Wait:
             waits: list[Wait] = []
             penalty = values.get(penalty_key)
-            if isinstance(penalty, int | float) and penalty > now:
+            if (
+                isinstance(penalty, int | float)
+                and 0 < penalty - now <= LONGEST_PENALTY + self.skew
+            ):
                 waits.append(Wait(penalty - now, "penalty box"))
             question = values.get(question_key)
             if _held_by_other(question, self.holder, now):
@@ -438,10 +445,12 @@ def _live_entries(value: Any, budget: Budget, now: float, skew: float) -> list[l
         return []
     live: list[list[Any]] = []
     for entry in value:
-        token, _started, ended, deadline = entry
+        token, started, ended, deadline = entry
+        if started > now + skew:
+            continue  # the clock moved back since: this entry's times mean nothing now
         if ended is None and now >= deadline:
             ended = deadline
-            entry = [token, _started, ended, deadline]
+            entry = [token, started, ended, deadline]
         if ended is None or (budget.capacity is not None and now - ended < budget.window + skew):
             live.append(entry)
     return live

@@ -22,7 +22,8 @@ GATEWAY_LIMITS: list[tuple[str, str | None, str, int, float]] = [
     ("snapshot", "GET", r"/iserver/marketdata/snapshot", 10, 1.0),
     ("live orders", "GET", r"/iserver/account/orders", 1, 5.0),
     ("trades", "GET", r"/iserver/account/trades", 1, 5.0),
-    ("portfolio account lists", "GET", r"/portfolio/(sub)?accounts", 1, 5.0),
+    ("portfolio accounts", "GET", r"/portfolio/accounts", 1, 5.0),
+    ("portfolio subaccounts", "GET", r"/portfolio/subaccounts", 1, 5.0),  # a row of its own
     ("tickle", "POST", r"/tickle", 1, 1.0),
 ]
 

@@ -1,13 +1,43 @@
-"""Pacer behaviour per limit, on virtual time: the waits a worker would see, to the ms."""
+"""Pacer behaviour per row of the table, on virtual time: the waits a worker would see."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import threading
 
 import pytest
 
 from ibkr_session.clock import ManualClock
-from ibkr_session.pacing import IBKR_LIMITS, Limit, Pacer
+from ibkr_session.coordination import Coordinator, MemoryStore
+from ibkr_session.endpoints import PACING_ROWS, PacingRow
+from ibkr_session.errors import RateLimitedError
+from ibkr_session.pacing import Pacer
+
+approx = functools.partial(pytest.approx, abs=1e-4)
+"""Send times to the clock's grain: wall readings are microsecond datetimes."""
+
+ROW_EXAMPLES = {
+    "gateway": ("GET", "/portfolio/U1/summary"),
+    "snapshot": ("GET", "/iserver/marketdata/snapshot"),
+    "orders": ("GET", "/iserver/account/orders"),
+    "trades": ("GET", "/iserver/account/trades"),
+    "pnl": ("GET", "/iserver/account/pnl/partitioned"),
+    "portfolio-accounts": ("GET", "/portfolio/accounts"),
+    "portfolio-subaccounts": ("GET", "/portfolio/subaccounts"),
+    "scanner-params": ("GET", "/iserver/scanner/params"),
+    "scanner-run": ("POST", "/iserver/scanner/run"),
+    "pa-performance": ("POST", "/pa/performance"),
+    "pa-summary": ("POST", "/pa/summary"),
+    "pa-transactions": ("POST", "/pa/transactions"),
+    "fyi-unreadnumber": ("GET", "/fyi/unreadnumber"),
+    "fyi-settings": ("GET", "/fyi/settings"),
+    "fyi-disclaimer": ("GET", "/fyi/disclaimer/CODE"),
+    "fyi-deliveryoptions": ("GET", "/fyi/deliveryoptions"),
+    "fyi-notifications": ("GET", "/fyi/notifications"),
+    "tickle": ("POST", "/tickle"),
+    "sso-validate": ("GET", "/sso/validate"),
+}
 
 
 def send_times(pacer: Pacer, clock: ManualClock, requests: list[tuple[str, str]]) -> list[float]:
@@ -15,7 +45,7 @@ def send_times(pacer: Pacer, clock: ManualClock, requests: list[tuple[str, str]]
     times = []
     for method, path in requests:
         with pacer.slot(method, path):
-            times.append(clock.monotonic())
+            times.append(round(clock.monotonic(), 4))
     return times
 
 
@@ -23,14 +53,14 @@ def test_whole_gateway_lets_ten_through_then_waits_for_the_stretched_window() ->
     clock = ManualClock()
     times = send_times(Pacer(clock), clock, [("GET", "/portfolio/U1/summary")] * 11)
     assert times[:10] == [0.0] * 10
-    assert times[10] == pytest.approx(1 / 0.9)
+    assert times[10] == approx(1 / 0.9)
 
 
 def test_safety_one_uses_the_exact_documented_limit() -> None:
     clock = ManualClock()
     times = send_times(Pacer(clock, safety=1.0), clock, [("GET", "/iserver/accounts")] * 21)
-    assert times[10] == pytest.approx(1.0)
-    assert times[20] == pytest.approx(2.0)
+    assert times[10] == approx(1.0)
+    assert times[20] == approx(2.0)
 
 
 @pytest.mark.parametrize(
@@ -50,20 +80,24 @@ def test_one_request_limits_space_requests_by_the_stretched_period(
 ) -> None:
     clock = ManualClock()
     times = send_times(Pacer(clock), clock, [(method, path)] * 3)
-    assert times == pytest.approx([0.0, per / 0.9, 2 * per / 0.9])
+    assert times == approx([0.0, per / 0.9, 2 * per / 0.9])
 
 
-def test_the_two_account_lists_share_one_limit() -> None:
+def test_the_two_account_lists_are_two_budgets() -> None:
     clock = ManualClock()
     pacer = Pacer(clock)
     requests = [("GET", "/portfolio/accounts"), ("GET", "/portfolio/subaccounts")]
-    assert send_times(pacer, clock, requests) == pytest.approx([0.0, 5 / 0.9])
+    assert send_times(pacer, clock, requests) == [0.0, 0.0]
+
+
+def test_every_row_of_the_table_has_an_example_here() -> None:
+    assert set(ROW_EXAMPLES) | {"history"} == set(PACING_ROWS)
 
 
 def test_query_string_does_not_hide_an_endpoint_from_its_limit() -> None:
     clock = ManualClock()
     times = send_times(Pacer(clock), clock, [("GET", "/iserver/account/orders?force=false")] * 2)
-    assert times[1] == pytest.approx(5 / 0.9)
+    assert times[1] == approx(5 / 0.9)
 
 
 def test_limits_apply_only_to_their_own_method_and_path() -> None:
@@ -82,21 +116,21 @@ def test_a_snapshot_counts_against_the_whole_gateway_too() -> None:
     clock = ManualClock()
     requests = [("GET", "/iserver/marketdata/snapshot")] * 10 + [("GET", "/portfolio/U1/ledger")]
     times = send_times(Pacer(clock), clock, requests)
-    assert times[10] == pytest.approx(1 / 0.9)
+    assert times[10] == approx(1 / 0.9)
 
 
-@pytest.mark.parametrize("limit", [lim for lim in IBKR_LIMITS if lim.rate is not None])
-def test_a_busy_worker_achieves_the_permitted_rate_of_each_limit(limit: Limit) -> None:
+@pytest.mark.parametrize("name", sorted(ROW_EXAMPLES))
+def test_a_busy_worker_achieves_the_permitted_rate_of_each_row(name: str) -> None:
+    row = PACING_ROWS[name]
+    assert row.rate is not None
     clock = ManualClock()
-    pacer = Pacer(clock, [limit])
-    count = int(limit.rate or 0) * 20 + 1
-    examples = {"gateway": "/portfolio/U1/summary", "portfolio-accounts": "/portfolio/accounts"}
-    path = examples.get(limit.name, limit.pattern)
-    times = send_times(pacer, clock, [(limit.method or "GET", path)] * count)
+    pacer = Pacer(clock, rows={name: row})
+    count = int(row.rate) * 20 + 1
+    times = send_times(pacer, clock, [ROW_EXAMPLES[name]] * count)
     achieved = (count - 1) / times[-1]
-    permitted = (limit.rate or 0) / limit.per * 0.9
+    permitted = row.rate / row.per * 0.9
     assert achieved >= 0.95 * permitted
-    assert achieved <= permitted * (1 + 1e-9)
+    assert achieved <= permitted * (1 + 1e-4)
 
 
 def test_penalty_holds_every_request_until_it_is_over() -> None:
@@ -147,14 +181,14 @@ def test_history_allows_five_in_flight_and_the_sixth_waits_for_a_release() -> No
 
 
 def test_many_threads_never_have_more_than_the_concurrency_limit_in_flight() -> None:
-    pacer = Pacer(ManualClock(), [Limit("history", "GET", r"/h", concurrency=5)])
+    pacer = Pacer(ManualClock(), rows={"history": PacingRow("history", concurrency=5)})
     together = threading.Barrier(5)
     lock = threading.Lock()
     in_flight, peak, done = 0, 0, 0
 
     def request() -> None:
         nonlocal in_flight, peak, done
-        with pacer.slot("GET", "/h"):
+        with pacer.slot("GET", "/iserver/marketdata/history"):
             with lock:
                 in_flight += 1
                 peak = max(peak, in_flight)
@@ -178,15 +212,15 @@ class _SendTimeSpy(ManualClock):
         super().__init__()
         self.local = threading.local()
 
-    def monotonic(self) -> float:
-        reading = super().monotonic()
-        self.local.last = reading
+    def now(self) -> dt.datetime:
+        reading = super().now()
+        self.local.last = reading.timestamp()
         return reading
 
 
 def test_threads_sharing_a_pacer_never_jointly_exceed_a_rate_limit() -> None:
     clock = _SendTimeSpy()
-    pacer = Pacer(clock, [Limit("gateway", None, r"/.*", rate=10, per=1.0)], safety=1.0)
+    pacer = Pacer(clock, rows={"gateway": PACING_ROWS["gateway"]}, safety=1.0)
     lock = threading.Lock()
     sent: list[float] = []
 
@@ -202,7 +236,8 @@ def test_threads_sharing_a_pacer_never_jointly_exceed_a_rate_limit() -> None:
         thread.join(timeout=10)
     sent.sort()
     assert len(sent) == 120
-    assert all(later - earlier >= 1.0 for earlier, later in zip(sent, sent[10:], strict=False))
+    pairs = zip(sent, sent[10:], strict=False)
+    assert all(later - earlier >= 1.0 - 1e-6 for earlier, later in pairs)
 
 
 @pytest.mark.parametrize(
@@ -215,9 +250,9 @@ def test_threads_sharing_a_pacer_never_jointly_exceed_a_rate_limit() -> None:
         {"rate": None, "concurrency": 0},
     ],
 )
-def test_a_limit_that_cannot_be_kept_is_refused(kwargs: dict[str, float | None]) -> None:
-    with pytest.raises(ValueError, match="limit 'x'"):
-        Limit("x", None, r"/.*", **kwargs)  # type: ignore[arg-type]
+def test_a_row_that_cannot_be_kept_is_refused(kwargs: dict[str, float | None]) -> None:
+    with pytest.raises(ValueError, match="pacing row 'x'"):
+        PacingRow("x", **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("safety", [0, -0.5, 1.5])
@@ -233,5 +268,42 @@ def test_a_negative_penalty_is_refused() -> None:
 
 def test_fractional_rate_becomes_one_request_per_longer_window() -> None:
     clock = ManualClock()
-    pacer = Pacer(clock, [Limit("slow", None, r"/.*", rate=0.5, per=1.0)], safety=1.0)
-    assert send_times(pacer, clock, [("GET", "/a")] * 3) == pytest.approx([0.0, 2.0, 4.0])
+    pacer = Pacer(clock, rows={"gateway": PacingRow("gateway", rate=0.5)}, safety=1.0)
+    assert send_times(pacer, clock, [("GET", "/a")] * 3) == approx([0.0, 2.0, 4.0])
+
+
+def test_a_request_counts_until_its_answer_is_back_not_from_when_it_left() -> None:
+    """The gateway counts at arrival: a slow request may arrive as late as its answer."""
+    clock = ManualClock()
+    pacer = Pacer(clock, rows={"gateway": PACING_ROWS["gateway"]}, safety=1.0)
+    with pacer.slot("GET", "/portfolio/U1/ledger"):
+        clock.advance(0.8)  # a new TLS connection: the answer comes back 0.8 s later
+    starts = send_times(pacer, clock, [("GET", "/portfolio/U1/ledger")] * 10)
+    assert starts[:9] == [0.8] * 9
+    assert starts[9] == approx(1.8)  # one window after the first answer, not 1.0
+
+
+def test_a_wait_longer_than_max_wait_is_refused_at_once_with_retry_after() -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock, max_wait=30.0)
+    pacer.penalize(600)
+    with pytest.raises(RateLimitedError) as refused, pacer.slot("GET", "/portfolio/U1/ledger"):
+        pass
+    assert refused.value.retry_after == approx(600)
+    assert clock.monotonic() == 0.0  # refused without waiting
+
+
+def test_a_wild_penalty_is_clamped_to_fifteen_minutes() -> None:
+    clock = ManualClock()
+    pacer = Pacer(clock)
+    pacer.penalize(86_400)
+    assert send_times(pacer, clock, [("GET", "/portfolio/U1/ledger")]) == [900.0]
+
+
+def test_two_pacers_sharing_a_coordinator_share_the_budgets() -> None:
+    clock = ManualClock()
+    shared = Coordinator(MemoryStore(), namespace="https://localhost:5000")
+    first, second = Pacer(clock, shared), Pacer(clock, shared)
+    times = send_times(first, clock, [("GET", "/portfolio/accounts")])
+    times += send_times(second, clock, [("GET", "/portfolio/accounts")])
+    assert times == approx([0.0, 5 / 0.9])

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from structlog.testing import capture_logs
 from urllib3.exceptions import NewConnectionError
 
 from ibkr_session import (
@@ -22,7 +21,8 @@ from ibkr_session import (
     SessionManager,
     SessionState,
 )
-from ibkr_session.manager import backoff_delay
+from ibkr_session.core import backoff_delay
+from tests.logcapture import capture_logs
 from tests.unit.session.session_fakes import API, FakeGateway, auth_body, tickle_body
 
 S = SessionState

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from ibkr_session import SessionState
 from ibkr_session.state import TRANSITIONS, IllegalTransitionError, StateMachine
+from tests.logcapture import capture_logs
 
 S = SessionState
 
@@ -68,6 +68,7 @@ def test_a_raising_listener_is_logged_and_does_not_stop_the_others() -> None:
     machine.on_transition(lambda old, new, reason: heard.append(new))
     with capture_logs() as logs:
         machine.transition(S.DISCONNECTED, "refused")
+        machine.deliver()
     assert machine.state is S.DISCONNECTED
     assert heard == [S.DISCONNECTED]
     assert [entry["event"] for entry in logs if entry["log_level"] == "error"] == [
