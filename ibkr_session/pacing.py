@@ -184,7 +184,8 @@ class Pacer:
             return
         raise RateLimitedError(
             "pacing",
-            f"pacing: {wait.reason} has no room for {wait.seconds:.1f} s; nothing was sent",
+            f"client-side pacing: {wait.reason} has no room for {wait.seconds:.1f} s; "
+            "nothing was sent",
             retry_after=wait.seconds,
             method=method,
             path=path,

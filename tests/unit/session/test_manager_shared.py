@@ -1,0 +1,139 @@
+"""Managers of one gateway sharing a coordinator: one tickler, one recovery, one priming.
+
+Two managers in one process share a ``Coordinator`` over a ``MemoryStore``, as processes
+share one over a file or Redis (tests/integration/coordination runs those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from ibkr_session import ManualClock, SessionManager, SessionState
+from ibkr_session.coordination import Coordinator, MemoryStore
+from ibkr_session.errors import GatewayUnreachableError, RateLimitedError
+from tests.unit.session.session_fakes import URL, FakeGateway, auth_body
+
+S = SessionState
+Make = Callable[..., SessionManager]
+
+
+@pytest.fixture
+def shared() -> Coordinator:
+    return Coordinator(MemoryStore(), namespace=URL)
+
+
+def test_a_disconnected_spell_does_not_start_a_new_brokerage_generation(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/iserver/account/orders", {"orders": []})
+    manager = make_manager()
+    manager.request("GET", "/iserver/account/orders")
+    assert manager.brokerage_generation == 1
+    gateway.mock.replace(
+        "POST", URL + "/v1/api/iserver/auth/status", body=requests.ConnectionError("refused")
+    )
+    assert manager.refresh() is S.DISCONNECTED
+    gateway.mock.replace("POST", URL + "/v1/api/iserver/auth/status", json=auth_body())
+    gateway.forget()
+    manager.request("GET", "/iserver/account/orders")
+    assert manager.state is S.AUTHENTICATED
+    assert manager.brokerage_generation == 1  # the gateway's session lived on
+    assert "GET /iserver/accounts" not in gateway.sent()  # so no re-priming
+
+
+def test_only_one_manager_of_a_gateway_tickles(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+) -> None:
+    gateway.serve_session()
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first.keepalive()
+    second.keepalive()
+    assert gateway.sent() == ["POST /tickle"]
+
+
+def test_a_stopped_tickler_hands_the_keepalive_to_another_manager_at_once(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+) -> None:
+    gateway.serve_session()
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first.keepalive()
+    first.stop()  # releases the lease
+    clock.advance(2)  # /tickle's own row: 1/s for the whole gateway
+    second.keepalive()
+    assert gateway.sent() == ["POST /tickle", "POST /tickle"]
+
+
+def test_a_dead_ticklers_lease_runs_out_and_another_manager_takes_over(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+) -> None:
+    gateway.serve_session()
+    first = make_manager(
+        coordination=Coordinator(shared.store, namespace=URL), tickle_interval=60.0
+    )
+    second = make_manager(
+        coordination=Coordinator(shared.store, namespace=URL), tickle_interval=60.0
+    )
+    first.keepalive()
+    clock.advance(61)
+    second.keepalive()  # the holder's lease (2 intervals) still runs
+    assert gateway.sent() == ["POST /tickle"]
+    clock.advance(60)  # the first manager died: nobody renewed its lease
+    second.keepalive()
+    assert gateway.sent() == ["POST /tickle", "POST /tickle"]
+
+
+def test_managers_sharing_a_gateway_prime_once_per_generation(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/iserver/account/orders", {"orders": []})
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first.request("GET", "/iserver/account/orders")
+    second.request("GET", "/iserver/account/orders")
+    assert gateway.sent().count("GET /iserver/accounts") == 1
+    assert first.brokerage_generation == second.brokerage_generation == 1
+
+
+def test_a_429_puts_every_manager_of_the_gateway_in_the_box(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/portfolio/accounts", {"error": "slow down"}, status=429)
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    with pytest.raises(RateLimitedError):
+        first.request("GET", "/portfolio/accounts")
+    gateway.forget()
+    with pytest.raises(RateLimitedError, match="nothing was sent"):
+        second.request("GET", "/portfolio/U1234567/ledger")  # 60 s box > 30 s max wait
+    assert gateway.sent() == []
+
+
+def test_a_probe_that_fails_before_an_order_reports_the_order_as_not_sent(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    gateway.on("POST", "/iserver/auth/status", body=requests.ReadTimeout("probe answer lost"))
+    manager = make_manager()
+    with pytest.raises(GatewayUnreachableError) as failure:
+        manager.request("POST", "/iserver/account/U1234567/orders", json={"orders": []})
+    assert failure.value.maybe_sent is False
+    assert gateway.sent() == ["POST /iserver/auth/status"]
+
+
+def test_listeners_may_use_the_session_they_listen_to(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    """Listeners run after the lock is released: reading state there cannot deadlock."""
+    gateway.serve_session()
+    manager = make_manager()
+    seen: list[S] = []
+    manager.on_transition(lambda old, new, reason: seen.append(manager.state))
+    manager.refresh()
+    assert seen == [S.AUTHENTICATED]
