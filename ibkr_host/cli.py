@@ -30,8 +30,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import structlog
-
+from ibkr_host.logsetup import ConsoleFormatter, routed_logs
 from ibkr_session.clock import SystemClock
 from ibkr_session.errors import IbkrError
 from ibkr_session.schedule import REGION_ZONES
@@ -175,18 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _logging(verbosity: int) -> Iterator[None]:
     """Log lines go to stderr (results to stdout), at INFO unless -v / -q say otherwise.
 
-    The previous structlog configuration is restored afterwards, for in-process callers.
+    The worker's own ``ctx.log`` lines stay at INFO under ``-q``: they are the worker's
+    output, not the library's chatter. Through stdlib ``logging``; the loggers are put
+    back afterwards, for in-process callers.
     """
     level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
-    previous = structlog.get_config()
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
-    try:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ConsoleFormatter())
+    with routed_logs(handler, level, worker_level=min(level, logging.INFO)):
         yield
-    finally:
-        structlog.configure(**previous)
 
 
 def _add_gateway(parser: argparse.ArgumentParser, *, required: bool) -> None:

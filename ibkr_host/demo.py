@@ -13,6 +13,7 @@ execution, no 429.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, MutableMapping
@@ -21,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import structlog
-
 from ibkr_api.client import IbkrClient
 from ibkr_host.host import WorkerContext
+from ibkr_host.logsetup import routed_logs
 from ibkr_host.runner import WorkerRunner, load_worker
 from ibkr_host.timeline import StateDurations, Timeline, format_duration, render_table
 from ibkr_session.clock import ManualClock
+from ibkr_session.logs import event_of
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState
 from ibkr_sim.gateway import SimulatedGateway
@@ -417,30 +418,37 @@ def _net_liquidation(ctx: WorkerContext, account: str) -> str:
 
 @contextmanager
 def _logs_into(timeline: Timeline, clock: ManualClock) -> Iterator[set[str]]:
-    """Route structlog events to the timeline (worker lines, recoveries, warnings).
+    """Route the packages' log records to the timeline (worker lines, recoveries, warnings).
 
-    Yields the reply ids the client auto-confirmed, so the observer can tell them from
-    the questions the worker answered itself.
+    Only to the timeline: during the demo no other handler prints them. Yields the reply
+    ids the client auto-confirmed, so the observer can tell them from the questions the
+    worker answered itself.
     """
     auto_replies: set[str] = set()
-
-    def capture(_: Any, level: str, event: MutableMapping[str, Any]) -> Any:
-        if event.get("event") == "ibkr.order.auto_confirm":
-            auto_replies.add(str(event["reply_id"]))
-        line = _timeline_line(level, event)
-        if line is not None:
-            timeline.add(clock.now(), *line)
-        raise structlog.DropEvent
-
-    previous = structlog.get_config()
-    structlog.configure(processors=[capture], cache_logger_on_first_use=False)
-    try:
+    handler = _TimelineHandler(timeline, clock, auto_replies)
+    with routed_logs(handler, logging.DEBUG, exclusive=True):
         yield auto_replies
-    finally:
-        structlog.configure(**previous)
 
 
-def _timeline_line(level: str, event: MutableMapping[str, Any]) -> tuple[str, str] | None:
+class _TimelineHandler(logging.Handler):
+    def __init__(self, timeline: Timeline, clock: ManualClock, auto_replies: set[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self._timeline = timeline
+        self._clock = clock
+        self._auto_replies = auto_replies
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = event_of(record) or {"event": record.getMessage()}
+        if event.get("event") == "ibkr.order.auto_confirm":
+            self._auto_replies.add(str(event["reply_id"]))
+        line = _timeline_line(record.levelname.lower(), event, record)
+        if line is not None:
+            self._timeline.add(self._clock.now(), *line)
+
+
+def _timeline_line(
+    level: str, event: MutableMapping[str, Any], record: logging.LogRecord | None = None
+) -> tuple[str, str] | None:
     name = str(event.get("event", ""))
     if name == "worker.paused":
         return "waiting", str(event["reason"])
@@ -453,7 +461,8 @@ def _timeline_line(level: str, event: MutableMapping[str, Any]) -> tuple[str, st
     if name == "worker.resumed":
         return "resumed", "ticks work again"
     if name == "worker.tick_failed":
-        return "error", f"tick {event.get('tick')} raised {sys.exc_info()[1]!r}"
+        error = record.exc_info[1] if record is not None and record.exc_info else None
+        return "error", f"tick {event.get('tick')} raised {error!r}"
     if name == "session.recovering":
         return "recovery", "ssodh/init: a new brokerage session"
     if name == "session.primed":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from ibkr_session import ManualClock
 from ibkr_sim import SimulatedGateway
+from tests.logcapture import capture_events
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,10 +35,8 @@ def sim(clock: ManualClock) -> Iterator[SimulatedGateway]:
 
 
 def recorded_dir() -> Path:
-    """Where IBKR's recorded responses live: ``shared/`` sits beside the repository."""
-    override = os.environ.get("IBKR_SHARED_DIR")
-    shared = Path(override) if override else _REPO_ROOT.parent / "shared"
-    return shared / "reference" / "recorded"
+    """Where IBKR's recorded responses live: ``tests/recorded/`` (see its README.md)."""
+    return _REPO_ROOT / "tests" / "recorded"
 
 
 @pytest.fixture
@@ -48,10 +47,30 @@ def recorded() -> Callable[[str], dict[str, Any]]:
     """
     base = recorded_dir()
     if not base.is_dir():
-        pytest.fail(f"recorded responses not found at {base} (set IBKR_SHARED_DIR)")
+        pytest.fail(f"recorded responses not found at {base}")
 
     def load(stem: str) -> dict[str, Any]:
         document: dict[str, Any] = json.loads((base / f"{stem}.json").read_text())
         return document
 
     return load
+
+
+class LogEvents(list[dict[str, Any]]):
+    """The events logged during a test; ``with log_events() as block:`` for one block only."""
+
+    def __call__(self) -> AbstractContextManager[list[dict[str, Any]]]:
+        return capture_events()
+
+
+@pytest.fixture
+def log_events() -> Iterator[LogEvents]:
+    """Events of ``ibkr_session``/``ibkr_api``/``ibkr_sim``/``ibkr_host`` loggers at DEBUG.
+
+    Each is the event's key-value pairs plus ``log_level`` (``structlog``'s
+    ``capture_logs`` shape): ``log_events`` holds everything of the test, and
+    ``with log_events() as events:`` captures one block.
+    """
+    events = LogEvents()
+    with capture_events(into=events):
+        yield events

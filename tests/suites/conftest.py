@@ -6,19 +6,20 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog
+
+from tests.logcapture import LOGGERS
 
 
 @pytest.fixture(autouse=True)
 def quiet_logs() -> Iterator[None]:
     """Only warnings and errors: these suites send tens of thousands of requests, and
     rendering every debug event would cost more than the requests themselves."""
-    previous = structlog.get_config()
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        cache_logger_on_first_use=False,
-    )
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        structlog.configure(**previous)
+        for logger, previous in zip(loggers, levels, strict=True):
+            logger.setLevel(previous)

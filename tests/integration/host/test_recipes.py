@@ -6,13 +6,13 @@ import datetime as _dt
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from ibkr_api.client import IbkrClient
 from ibkr_host.host import WorkerContext
 from ibkr_host.runner import load_worker, run_worker
 from ibkr_session.clock import ManualClock
 from ibkr_sim.gateway import SimulatedGateway
+from tests.logcapture import capture_logs
 
 TICKS = 30
 

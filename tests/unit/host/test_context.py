@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from ibkr_host.host import NO_CLIENT_MESSAGE, WorkerContext, WorkerState
 from ibkr_session.clock import ManualClock
+from tests.logcapture import capture_logs
 
 
 def test_ibkr_without_a_client_raises_the_references_exact_error() -> None:

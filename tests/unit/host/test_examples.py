@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,12 @@ RECIPES = {
 }
 
 
+REFERENCE = REPO / "docs" / "ctx-ibkr-reference.txt"
+"""The ``ctx.ibkr`` reference, copied unchanged into the repository (README points to it)."""
+
+
 def reference_text() -> str:
-    override = os.environ.get("IBKR_SHARED_DIR")
-    shared = Path(override) if override else REPO.parent / "shared"
-    path = shared / "reference" / "ctx-ibkr-sdk.txt"
-    if not path.is_file():
-        pytest.fail(f"the ctx.ibkr reference is not at {path} (set IBKR_SHARED_DIR)")
-    return path.read_text(encoding="utf-8")
+    return REFERENCE.read_text(encoding="utf-8")
 
 
 def code_lines(text: str) -> list[str]:

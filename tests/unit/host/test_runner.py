@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from ibkr_api.orders import OrderUnconfirmedUnreachableError
 from ibkr_host.host import WorkerContext
@@ -22,6 +21,7 @@ from ibkr_session.errors import (
     NotAuthenticatedError,
     ResetWindowError,
 )
+from tests.logcapture import capture_logs
 
 
 def reset_error(clock: ManualClock) -> ResetWindowError:

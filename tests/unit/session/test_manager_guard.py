@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
-from structlog.testing import capture_logs
 
 from ibkr_session import (
     CompetingSessionError,
@@ -18,6 +17,7 @@ from ibkr_session import (
     SessionManager,
     SessionState,
 )
+from tests.logcapture import capture_logs
 from tests.unit.session.session_fakes import ACCOUNT, API, FakeGateway, auth_body
 
 S = SessionState

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import responses
-from structlog.testing import capture_logs
 
 from ibkr_session import InsecureGatewayError, InvalidRequestError, SessionManager
 from ibkr_session.tls import is_loopback, parse_pin
+from tests.logcapture import capture_logs
 
 HEX = "ab" * 32
 
