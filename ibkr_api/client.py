@@ -67,6 +67,7 @@ from ibkr_session.errors import (
     GatewayUnreachableError,
     IbkrAPIError,
     InvalidRequestError,
+    RateLimitedError,
     ResetWindowError,
 )
 from ibkr_session.logs import get_logger
@@ -1102,6 +1103,12 @@ class IbkrClient:
                 row.sent()
             else:
                 row.unsent()
+            raise
+        except RateLimitedError as exc:
+            if exc.code == "pacing":  # the session's pacer refused: nothing was sent
+                row.unsent()
+            else:
+                row.sent()
             raise
         except BaseException:
             row.sent()

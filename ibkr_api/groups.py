@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ibkr_api.orders import (
+    _AMBIGUOUS,
     DUPLICATE_LOOKUP_WAIT,
     DUPLICATE_LOOKUPS,
     LiveOrders,
@@ -42,14 +43,17 @@ from ibkr_api.orders import (
     OrderOutcomeUnknownError,
     Verdict,
     _first,
+    _is_order_answer,
     _Lookup,
     _may_have_acted,
+    _odd_answer,
     _outcome_unknown,
+    _same_order,
     _Target,
 )
-from ibkr_api.retry import TRANSIENT, RetryPolicy
+from ibkr_api.retry import RetryPolicy
 from ibkr_api.snapshot import ask_until
-from ibkr_session.errors import IbkrError, OrderRejectedError
+from ibkr_session.errors import DuplicateOrderError, IbkrAPIError, IbkrError
 from ibkr_session.logs import get_logger
 
 __all__ = ["GROUP_RESENDS", "GroupDesk"]
@@ -97,25 +101,23 @@ class GroupDesk:
         pending = list(all_legs)
 
         def attempt() -> Any:
-            nonlocal pending
             try:
                 answer = self._session.request("POST", path, json={"orders": pending})
-            except OrderRejectedError as exc:
-                duplicate = _duplicate_of(exc, [str(leg["cOID"]) for leg in pending])
-                if duplicate is None:
+                if not _is_order_answer(answer):
+                    raise _odd_answer(path, answer)
+            except DuplicateOrderError as exc:
+                if exc.coid not in {str(leg["cOID"]) for leg in pending}:
                     raise
-                log.warning("ibkr.group.duplicate_coid", coid=duplicate)
+                log.warning("ibkr.group.duplicate_coid", coid=exc.coid)
                 return self._after_ambiguity(exc, pending, found_before, lookups=DUPLICATE_LOOKUPS)
-            except TRANSIENT as exc:
-                if not _may_have_acted(exc):
+            except _AMBIGUOUS as exc:
+                if not _may_have_acted(exc, path):
                     raise _ResendGroup(exc, pending) from exc
                 return self._after_ambiguity(exc, pending, found_before, lookups=1)
             settled = self._desk._settle(answer, target)
-            return (
-                [*found_before, *settled]
-                if found_before and isinstance(settled, list)
-                else (settled)
-            )
+            if found_before and isinstance(settled, list):
+                return [*found_before, *settled]
+            return settled
 
         def run() -> Any:
             nonlocal pending
@@ -129,9 +131,13 @@ class GroupDesk:
             return self._resend.run(self._session.clock, run, rng=self._rng)
         except _ResendGroup as exhausted:
             cause = exhausted.cause
-            if _may_have_acted(cause):
+            if _may_have_acted(cause, path):
                 raise _group_unknown(cause, target, coids) from cause
             raise cause from None
+        except IbkrError as exc:
+            if exc.coid is None:
+                exc.coid = coids[0]
+            raise
 
     def _after_ambiguity(
         self,
@@ -161,12 +167,16 @@ class GroupDesk:
             clock=self._session.clock,
             what="group-legs",
         )
+        for leg in pending:
+            coid = str(leg["cOID"])
+            if coid in found and not _same_order(found[coid], leg):
+                raise _reused(coid, found[coid], cause)
         rows = [_reconciled_leg(coid, found[coid]) for coid in coids if coid in found]
         found_before.extend(rows)
         missing = [leg for leg in pending if str(leg["cOID"]) not in found]
         if not missing:
             return list(found_before)
-        if isinstance(cause, OrderRejectedError):
+        if isinstance(cause, DuplicateOrderError):
             # The gateway says a leg exists but the list does not show it (yet).
             raise _group_unknown(cause, _target_of(coids), coids) from cause
         log.warning("ibkr.group.resend_missing", coids=[leg["cOID"] for leg in missing])
@@ -185,11 +195,21 @@ def _target_of(coids: Sequence[str]) -> _Target:
     return _Target(coid=coids[0], order_id=None, judge=_judge_first(coids[0]))
 
 
-def _duplicate_of(error: OrderRejectedError, coids: Sequence[str]) -> str | None:
-    # The gateway gives no code for this refusal; its text naming our cOID is the only
-    # signal (IBKR-FACTS §6).
-    said = f"{error.msg} {error.body}"
-    return next((c for c in coids if f"Local order ID={c} is already registered" in said), None)
+def _reused(coid: str, order: Mapping[str, Any], cause: IbkrError) -> DuplicateOrderError:
+    """A leg's cOID is held by a different order (a caller reusing one): never taken for
+    the leg's success."""
+    log.warning("ibkr.group.coid_reused", coid=coid, order_id=order.get("orderId"))
+    error = DuplicateOrderError(
+        cause.code if isinstance(cause, IbkrAPIError) else 200,
+        f"cOID {coid} is already used by another order (order {order.get('orderId')}); "
+        "nothing of this group was resent",
+        coid=coid,
+        existing=dict(order),
+        method="POST",
+        path=cause.path if isinstance(cause, IbkrAPIError) else "",
+    )
+    error.__cause__ = cause
+    return error
 
 
 def _reconciled_leg(coid: str, order: Mapping[str, Any]) -> dict[str, Any]:
