@@ -17,7 +17,10 @@ from contextlib import contextmanager
 
 from ibkr_session.clock import ManualClock
 
-__all__ = ["LockstepClock"]
+__all__ = ["GRAIN", "LockstepClock"]
+
+GRAIN = 1e-5
+"""Seconds within which wake-ups count as simultaneous (the clock's datetimes are µs)."""
 
 
 class _Sleeper:
@@ -71,7 +74,9 @@ class LockstepClock(ManualClock):
         wake = min(sleeper.wake for sleeper in self._sleepers)
         self.advance(max(0.0, wake - self.monotonic()))
         for sleeper in self._sleepers:
-            if sleeper.wake <= wake:
+            # Wake-ups within one grain are one instant: a worker whose float arithmetic
+            # landed a hair later must not always lose the race to the others.
+            if sleeper.wake <= wake + GRAIN:
                 sleeper.done = True
         self._sleepers = [sleeper for sleeper in self._sleepers if not sleeper.done]
         self._turn.notify_all()

@@ -35,7 +35,7 @@ from bench import quiet_logs, report
 from lockstep import LockstepClock
 
 from ibkr_api.client import IbkrClient
-from ibkr_session.pacing import IBKR_LIMITS, Limit
+from ibkr_session.endpoints import PACING_ROWS, PacingRow, endpoint_for
 from ibkr_sim.gateway import SimRequest, SimulatedGateway
 
 START = _dt.datetime(2026, 1, 5, 15, 0, tzinfo=_dt.UTC)  # Monday 10:00 New York
@@ -70,13 +70,18 @@ ALONE: dict[str, tuple[Call, float]] = {
 """The limit a lone worker saturates, what it calls, and for how many virtual minutes."""
 
 
-def permitted(limit: Limit) -> float:
+def permitted(limit: PacingRow) -> float:
     """Requests per second the pacer allows itself under ``limit``."""
     assert limit.rate is not None
     return limit.rate / limit.per * SAFETY
 
 
-LIMITS = {limit.name: limit for limit in IBKR_LIMITS}
+LIMITS = PACING_ROWS
+
+
+def counts_against(limit: PacingRow, method: str, path: str) -> bool:
+    """Whether ``method path`` counts against ``limit`` (the endpoint table says)."""
+    return limit in endpoint_for(method, path.split("?", 1)[0]).pacing_rows
 
 
 @dataclass
@@ -86,8 +91,8 @@ class Phase:
     requests: list[SimRequest]
     seconds: float
 
-    def rate(self, limit: Limit) -> float:
-        hits = sum(1 for r in self.requests if limit.matches(r.method, r.path))
+    def rate(self, limit: PacingRow) -> float:
+        hits = sum(1 for r in self.requests if counts_against(limit, r.method, r.path))
         return hits / self.seconds
 
     def rate_limited(self) -> int:
