@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import ipaddress
 import os
@@ -366,6 +367,17 @@ class WatchedAdapter(HTTPAdapter):
         }
 
 
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    """One TLS context for connections whose certificate is not chain-verified (loopback,
+    or checked by its pinned fingerprint instead). Built once: without it urllib3 loads
+    the system's CA store (~0.1 s of CPU) for every new connection, only to ignore it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class PinnedAdapter(WatchedAdapter):
     """Every connection must present the certificate with this SHA-256 fingerprint."""
 
@@ -377,7 +389,12 @@ class PinnedAdapter(WatchedAdapter):
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
         super().init_poolmanager(
-            connections, maxsize, block, assert_fingerprint=self._fingerprint, **pool_kwargs
+            connections,
+            maxsize,
+            block,
+            assert_fingerprint=self._fingerprint,
+            ssl_context=_unverified_context(),
+            **pool_kwargs,
         )
 
 
@@ -385,6 +402,13 @@ class LoopbackAdapter(WatchedAdapter):
     """Unverified TLS, quietly, for a loopback gateway."""
 
     _https_pool = _LoopbackHTTPSConnectionPool
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(
+            connections, maxsize, block, ssl_context=_unverified_context(), **pool_kwargs
+        )
 
 
 def fetch_fingerprint(url: str, timeout: float = 5.0) -> str:

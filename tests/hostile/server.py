@@ -267,6 +267,10 @@ class HostileGateway:
         with self._lock:
             self._faults.append(_Fault(predicate, reply, acts, times))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def bad_answer(self, kind: BadAnswer, matches: Predicate | str) -> None:
         self.fault(matches, kind.reply, acts=kind.acts)
 
