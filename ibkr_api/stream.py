@@ -270,6 +270,15 @@ class Stream:
     ``with client.stream() as stream: ...`` or, in a hosted worker, ``stream =
     ctx.ibkr.stream()`` in ``setup`` and ``stream.latest(conid)`` in ``tick``. The reader
     thread starts with the stream (``start=False`` leaves it to ``start()``).
+
+    Options (seconds are the session clock's unless said otherwise): ``max_pending`` order,
+    trade and gap events held for ``events()``; ``heartbeat_timeout`` of silence before
+    the socket is given up; ``tic_interval``; ``renew_after`` for ``smd`` and
+    ``orders_renew_after`` for ``sor``; ``backoff_initial`` / ``backoff_max`` of the
+    jittered reconnect backoff; ``poll``: real seconds one socket read waits;
+    ``watchdog_grace``: real seconds the heartbeat deadline is held past its time (a
+    lagging gateway thread under a virtual clock); ``connector``: opens the socket
+    (tests pass a fake); ``rng``: the jitter's source.
     """
 
     def __init__(
