@@ -89,7 +89,7 @@ class Pacer:
         self._safety = safety
         self._max_wait = max_wait
         self._share = 1.0
-        self._budgets: dict[tuple[str, ...], tuple[Budget, ...]] = {}
+        self._budgets: dict[str, tuple[Budget, ...]] = {}
         self._answers = threading.Condition()
 
     @property
@@ -138,16 +138,15 @@ class Pacer:
         log.info("pacing.penalized", seconds=seconds)
 
     def _budgets_for(self, method: str, path: str) -> tuple[Budget, ...]:
-        names = tuple(
-            row.name for row in endpoint_for(method, path).pacing_rows if row.name in self._rows
-        )
-        budgets = self._budgets.get(names)
+        row = endpoint_for(method, path)
+        budgets = self._budgets.get(row.name)
         if budgets is None:
             budgets = tuple(
-                budget_of(self._rows[name], safety=self._safety, share=self._share)
-                for name in names
+                budget_of(self._rows[pacing.name], safety=self._safety, share=self._share)
+                for pacing in row.pacing_rows
+                if pacing.name in self._rows
             )
-            self._budgets[names] = budgets
+            self._budgets[row.name] = budgets
         return budgets
 
     def _acquire(

@@ -163,6 +163,7 @@ class Coordinator:
         self.skew = float(skew)
         self._tokens = itertools.count(1)  # next() is atomic: threads never share a token
         self._peers = 1
+        self._pace_keys: dict[tuple[Budget, ...], list[str]] = {}
 
     @property
     def kind(self) -> str:
@@ -183,6 +184,12 @@ class Coordinator:
 
     def _key(self, *parts: str) -> str:
         return "|".join((self.namespace, *parts))
+
+    def _keys_of(self, budgets: tuple[Budget, ...]) -> list[str]:
+        keys = self._pace_keys.get(budgets)
+        if keys is None:
+            keys = self._pace_keys[budgets] = [self._key("pace", b.name) for b in budgets]
+        return keys
 
     @staticmethod
     def remembered(key: str) -> bool:
@@ -206,7 +213,7 @@ class Coordinator:
         token = f"{self.holder}#{next(self._tokens)}"
         penalty_key = self._key("penalty")
         question_key = self._key("lease", QUESTION_LEASE)
-        budget_keys = [self._key("pace", budget.name) for budget in budgets]
+        budget_keys = self._keys_of(tuple(budgets))
 
         def change(values: Values) -> Grant | Wait:
             waits: list[Wait] = []
@@ -239,7 +246,7 @@ class Coordinator:
 
     def finish_slot(self, grant: Grant, now: float) -> None:
         """The answer is back: rate entries count from ``now``; concurrency places free."""
-        keys = [self._key("pace", budget.name) for budget in grant.budgets]
+        keys = self._keys_of(grant.budgets)
 
         def change(values: Values) -> None:
             for budget, key in zip(grant.budgets, keys, strict=True):
