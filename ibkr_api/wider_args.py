@@ -20,6 +20,8 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BeforeValidator, StrictBool, model_validator
 
 from ibkr_api.validation import (
+    MAX_CONID,
+    MAX_PRICE,
     SEC_TYPES,
     AccountId,
     Conid,
@@ -101,6 +103,7 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SYMBOL_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/\-&]{0,31}")
 _WATCHLIST_ID = re.compile(r"[0-9]{1,18}")
+_ACCOUNT = re.compile(r"[A-Z]{1,4}[0-9]{1,12}")
 
 
 # --- field rules -----------------------------------------------------------------------
@@ -162,10 +165,11 @@ def _optional_int_in(low: int, high: int) -> Callable[[object], int | None]:
 
 
 def _conid_rule(value: object) -> int:
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    """The conid rule of ``ibkr_api.validation``: a positive 32-bit int or its digits."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError("must be a positive integer conid (like 265598)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CONID:
+        raise ValueError(f"must be a positive integer conid (like 265598) up to {MAX_CONID}")
     return value
 
 
@@ -210,8 +214,8 @@ def _optional_price(value: object) -> float | int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a number")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("must be a positive finite number")
+    if not math.isfinite(value) or not 0 < value <= MAX_PRICE:
+        raise ValueError(f"must be a positive finite number up to {MAX_PRICE:g}")
     return value
 
 
@@ -337,9 +341,10 @@ AccountIds = Annotated[
 
 
 def _account(value: object) -> str:
-    """An account id in a JSON body: the same rule as a path id."""
-    if not isinstance(value, str) or _CODE.fullmatch(value) is None:
-        raise ValueError("must be an account id like 'U1234567'")
+    """An account id in a JSON body: the rule of ``validation.AccountId`` (capital letters,
+    then digits)."""
+    if not isinstance(value, str) or _ACCOUNT.fullmatch(value) is None:
+        raise ValueError("must be an IBKR account id: capital letters then digits, like U1234567")
     return value
 
 
