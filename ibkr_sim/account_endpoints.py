@@ -43,6 +43,7 @@ class AccountEndpoints:
             Route(
                 "DELETE", "/iserver/account/{acct}/alert/{alert_id}", self.delete_alert, brokerage
             ),
+            Route("GET", "/iserver/account/alert/{alert_id}", self.alert_details, brokerage),
             Route("GET", "/iserver/watchlists", self.watchlists, brokerage),
             Route("GET", "/iserver/watchlist", self.watchlist, brokerage),
             Route("POST", "/iserver/watchlist", self.create_watchlist, brokerage),
@@ -72,6 +73,11 @@ class AccountEndpoints:
         acct = call.params["acct"]
         self._broker.portfolio(acct)
         return json_reply(self._broker.alerts.save(acct, call.json_object(), self._broker.now()))
+
+    def alert_details(self, call: Call) -> Reply:
+        if call.query("type") != "Q":
+            raise bad_request("orderId and type are required")
+        return json_reply(self._broker.alerts.details(call.params["alert_id"]))
 
     def delete_alert(self, call: Call) -> Reply:
         acct = call.params["acct"]

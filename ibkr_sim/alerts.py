@@ -35,6 +35,7 @@ class Alert:
     triggered: bool = False
     message: str = ""
     tif: str = "GTC"
+    email: str = ""
 
     def row(self) -> dict[str, Any]:
         """The alert as ``GET /iserver/account/{acct}/alerts`` lists it (spec)."""
@@ -60,6 +61,52 @@ class AlertBook:
     def list(self, account: str) -> list[dict[str, Any]]:
         return [a.row() for a in self._alerts.values() if a.account == account]
 
+    def details(self, alert_id: str) -> dict[str, Any]:
+        """``GET /iserver/account/alert/{id}?type=Q``: one alert in full (spec shape)."""
+        alert = self._alerts.get(_number(alert_id))
+        if alert is None:
+            raise Refusal(f"Bad Request: alert {alert_id} not found")
+        return {
+            "account": alert.account,
+            "order_id": alert.alert_id,
+            "alert_name": alert.name,
+            "tif": alert.tif,
+            "expire_time": None,
+            "alert_active": 1 if alert.active else 0,
+            "alert_repeatable": 1 if alert.repeatable else 0,
+            "alert_email": alert.email,
+            "alert_send_message": 1,
+            "alert_message": alert.message,
+            "alert_show_popup": 1,
+            "alert_play_audio": None,
+            "order_status": "Submitted" if alert.active else "Inactive",
+            "alert_triggered": alert.triggered,
+            "fg_color": "#FFFFFF",
+            "bg_color": "#0000CC",
+            "order_not_editable": False,
+            "itws_orders_only": 0,
+            "alert_mta_currency": None,
+            "alert_mta_defaults": None,
+            "tool_id": None,
+            "time_zone": None,
+            "alert_default_type": None,
+            "condition_size": len(alert.conditions),
+            "condition_outside_rth": 0,
+            "conditions": [
+                {
+                    "condition_type": int(str(c.get("type", 1)) or 1),
+                    "conidex": str(c.get("conidex", "")),
+                    "contract_description_1": str(c.get("conidex", "")).split("@")[0],
+                    "condition_operator": str(c.get("operator", "")),
+                    "condition_trigger_method": str(c.get("triggerMethod", "0")),
+                    "condition_value": str(c.get("value", "")),
+                    "condition_logic_bind": str(c.get("logicBind", "n")),
+                    "condition_time_zone": None,
+                }
+                for c in alert.conditions
+            ],
+        }
+
     def save(self, account: str, body: Mapping[str, object], now: float) -> dict[str, Any]:
         """Create an alert, or modify the one ``orderId`` names."""
         if not body:
@@ -84,6 +131,7 @@ class AlertBook:
         alert.conditions = [dict(c) for c in conditions]
         alert.message = str(body.get("alertMessage") or "")
         alert.tif = str(body.get("tif") or "GTC")
+        alert.email = str(body.get("email") or "")
         alert.active = True
         alert.triggered = False
         return {

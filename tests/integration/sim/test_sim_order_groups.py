@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from ibkr_session.clock import ManualClock
 from ibkr_sim import SimulatedGateway
@@ -142,3 +143,23 @@ def test_pnl_and_what_if_need_the_accounts_priming(api: Api) -> None:
     assert api.get("/iserver/account/pnl/partitioned").status_code == 400
     answer = api.post(f"{ORDERS}/whatif", json={"orders": []})
     assert answer.json()["error"] == "Bad Request: Please query /accounts first"
+
+
+def test_a_bracket_whose_answer_was_lost_is_booked_once_and_a_resend_is_refused(
+    trader: Api, gateway: SimulatedGateway
+) -> None:
+    price = last_price(trader)
+    gateway.drop_after_accept(path=ORDERS)
+    with pytest.raises(requests.ConnectionError):
+        trader.post(ORDERS, json={"orders": bracket(price)})
+    # the lost answer was a question (o163 for the take-profit): nothing is booked
+    assert statuses(trader) == {}
+    # with the questions suppressed the group is booked on the first answer, then lost
+    trader.post("/iserver/questions/suppress", json={"messageIds": ["o163", "o354"]})
+    gateway.drop_after_accept(path=ORDERS)
+    with pytest.raises(requests.ConnectionError):
+        trader.post(ORDERS, json={"orders": bracket(price)})
+    assert statuses(trader) == {"entry": "Submitted", "tp": "PreSubmitted", "sl": "PreSubmitted"}
+    resent = trader.post(ORDERS, json={"orders": bracket(price)}).json()
+    assert "already registered" in resent["error"]
+    assert len(trader.get("/iserver/account/orders").json()["orders"]) == 3

@@ -1,9 +1,10 @@
 """The wider API answers with the keys and JSON types of the examples in IBKR's spec.
 
-Where ``recorded/`` has a real answer (trades, accounts, orders) ``test_sim_shapes``
-checks against it instead; here the spec's 200 examples are the reference. Lists are
-compared element by element against the example's first element; a ``null`` in the
-example matches anything.
+The examples are copied unchanged from the spec into ``spec_examples.json`` (so the
+repository runs its tests alone). Where ``tests/recorded/`` has a real answer (trades,
+accounts, orders) ``test_sim_shapes`` checks against it instead; here the spec's 200
+examples are the reference. Lists are compared element by element against the example's
+first element; a ``null`` in the example matches anything.
 """
 
 from __future__ import annotations
@@ -11,30 +12,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import recorded_dir
 from tests.integration.sim.conftest import ACCOUNT, Api
 from tests.integration.sim.test_sim_shapes import shape_mismatches
 
 AAPL, IBM = 265598, 8314
 
 
+_EXAMPLES = Path(__file__).with_name("spec_examples.json")
+
+
 @cache
-def _spec() -> dict[str, Any]:
-    path = recorded_dir().parent / "ibkr-web-api-openapi-2.28.json"
-    spec: dict[str, Any] = json.loads(path.read_text())
-    return spec
+def _examples() -> dict[str, Any]:
+    examples: dict[str, Any] = json.loads(_EXAMPLES.read_text(encoding="utf-8"))
+    return examples
 
 
 def spec_example(method: str, path: str, name: str | None = None) -> Any:
-    """The 200 example ``name`` (or the first) of ``method path`` in IBKR's spec."""
-    content = _spec()["paths"][path][method.lower()]["responses"]["200"]["content"]
-    examples = next(iter(content.values()))["examples"]
-    chosen = examples[name] if name else next(iter(examples.values()))
-    return chosen["value"]
+    """The 200 example ``name`` (or the first) of ``method path`` in IBKR's spec, as
+    copied into ``spec_examples.json``."""
+    return _examples()[f"{method} {path}" + (f" #{name}" if name else "")]
 
 
 @pytest.fixture
@@ -114,6 +115,9 @@ CASES: list[tuple[str, str, str | None, Ask]] = [
      lambda a: a.post("/iserver/scanner/run", json={"instrument": "STK", "type": "MOST_ACTIVE",
                                                     "location": "STK.US.MAJOR"}).json()),
     ("GET", "/iserver/account/{accountId}/alerts", "found-alerts", _alert),
+    ("GET", "/iserver/account/alert/{alertId}", None,
+     lambda a: a.get(f"/iserver/account/alert/{_alert(a)['order_id']}",
+                     params={"type": "Q"}).json()),
     ("POST", "/iserver/account/{accountId}/alert", None,
      lambda a: a.post(f"/iserver/account/{ACCOUNT}/alert", json={"alertName": "x"}).json()),
     ("GET", "/iserver/watchlists", None,
