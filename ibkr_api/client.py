@@ -532,14 +532,7 @@ class IbkrClient:
         """
         if not isinstance(oca, bool):
             raise InvalidRequestError(f"oca={oca!r}: must be True or False", field="oca")
-        account, legs = w.check_legs(account_id, orders)
-        body = []
-        for leg in legs:
-            order = leg.to_gateway()
-            order.setdefault("cOID", new_coid(self._session.clock))
-            if oca:
-                order["isSingleGroup"] = True
-            body.append(order)
+        account, body = self._group_body(account_id, orders, oca=oca)
         return cast(list[OrderReplyItem], self._groups.place(account, body))
 
     def place_bracket_order(
@@ -607,7 +600,26 @@ class IbkrClient:
                 "parent_coid": parent,
             },
         ]
-        return self.place_orders(args.account_id, legs)
+        account, body = self._group_body(args.account_id, legs, oca=False)
+        # IBKR's docs are read two ways for a STP order's trigger (``price``, or
+        # ``auxPrice`` as for STOP_LIMIT); the stop-loss carries it in both, so either
+        # reading triggers it at ``stop_loss``.
+        body[2]["auxPrice"] = body[2]["price"]
+        return cast(list[OrderReplyItem], self._groups.place(account, body))
+
+    def _group_body(
+        self, account_id: object, orders: object, *, oca: bool
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The legs checked and in the gateway's names, each with its cOID."""
+        account, legs = w.check_legs(account_id, orders)
+        body = []
+        for leg in legs:
+            order = leg.to_gateway()
+            order.setdefault("cOID", new_coid(self._session.clock))
+            if oca:
+                order["isSingleGroup"] = True
+            body.append(order)
+        return account, body
 
     def reset_suppressed_messages(self) -> StatusAnswer:
         """``POST /iserver/questions/suppress/reset``: every question asks again; the

@@ -44,6 +44,7 @@ def bracket_legs() -> list[dict[str, Any]]:
             "side": "SELL",
             "orderType": "STP",
             "price": 95.0,
+            "auxPrice": 95.0,
             "outsideRTH": False,
             "cOID": f"{ENTRY}-sl",
             "parentId": ENTRY,
