@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, cast
@@ -31,9 +32,16 @@ from ibkr_api.shapes import (
     AlertAnswer,
     AlertRow,
     AllocationAnswer,
+    AuthStatusAnswer,
     BrokerageAccountsAnswer,
+    CancelAnswer,
+    ContractDetailsAnswer,
     ContractRulesAnswer,
+    ContractSearchRow,
     FutureRow,
+    HistoryAnswer,
+    LedgerEntryAnswer,
+    LiveOrdersAnswer,
     LogoutAnswer,
     MessageAnswer,
     NotificationRow,
@@ -42,15 +50,20 @@ from ibkr_api.shapes import (
     OrderStatusAnswer,
     PerformanceAnswer,
     PnlAnswer,
+    PortfolioAccount,
     PortfolioPosition,
     ScannerParamsAnswer,
     ScannerRunAnswer,
     SecdefAnswer,
     SecdefInfoRow,
+    SelectAccountAnswer,
+    SnapshotRow,
     SsoValidateAnswer,
     StatusAnswer,
     StockRow,
     StrikesAnswer,
+    SummaryValue,
+    TickleAnswer,
     TradeRow,
     TradingScheduleRow,
     TransactionsAnswer,
@@ -159,6 +172,7 @@ class IbkrClient:
             max_attempts=min(CANCELS.max_attempts, retry_attempts), deadline=retry_deadline
         )
         self._primed: GenerationMemory[str] = GenerationMemory(self._generation)
+        self._portfolio_priming = threading.Lock()
         self._orders_attempts = orders_attempts
         self._orders_wait = orders_wait
         self._snapshots = SnapshotReader(
@@ -224,46 +238,51 @@ class IbkrClient:
 
     # -- session ---------------------------------------------------------------------------
 
-    def tickle(self) -> Any:
+    def tickle(self) -> TickleAnswer:
         """``POST /tickle``: keep the session alive; returns the session's status."""
-        return self._read("POST", "/tickle")
+        return cast(TickleAnswer, self._read("POST", "/tickle"))
 
-    def auth_status(self) -> Any:
+    def auth_status(self) -> AuthStatusAnswer:
         """``POST /iserver/auth/status``: is the brokerage session authenticated?"""
-        return self._read("POST", "/iserver/auth/status")
+        return cast(AuthStatusAnswer, self._read("POST", "/iserver/auth/status"))
 
-    def select_account(self, account_id: str) -> Any:
+    def select_account(self, account_id: str) -> SelectAccountAnswer:
         """``POST /iserver/account``; remembered, so it is re-selected after a re-login."""
         args = v.validate(v.SelectAccountArgs, account_id=account_id)
-        return self._reads.run(
+        answer = self._reads.run(
             self._session.clock,
             lambda: self._session.select_account(args.account_id),
             rng=self._rng,
         )
+        return cast(SelectAccountAnswer, answer)
 
     # -- account & portfolio -------------------------------------------------------------
 
-    def get_accounts(self) -> Any:
+    def get_accounts(self) -> list[PortfolioAccount]:
         """``GET /portfolio/accounts``: every account the user can see."""
         accounts = self._read("GET", "/portfolio/accounts")
         self._primed.remember({"portfolio"})
-        return accounts
+        return cast(list[PortfolioAccount], accounts)
 
-    def get_subaccounts(self) -> Any:
+    def get_subaccounts(self) -> list[PortfolioAccount]:
         """``GET /portfolio/subaccounts``: an advisor's managed accounts."""
-        return self._read("GET", "/portfolio/subaccounts")
+        return cast(list[PortfolioAccount], self._read("GET", "/portfolio/subaccounts"))
 
-    def get_summary(self, account_id: str) -> Any:
+    def get_summary(self, account_id: str) -> dict[str, SummaryValue]:
         """``GET /portfolio/{account_id}/summary``."""
         args = v.validate(v.GetSummaryArgs, account_id=account_id)
-        return self._portfolio(f"/portfolio/{args.account_id}/summary")
+        return cast(
+            dict[str, SummaryValue], self._portfolio(f"/portfolio/{args.account_id}/summary")
+        )
 
-    def get_ledger(self, account_id: str) -> Any:
+    def get_ledger(self, account_id: str) -> dict[str, LedgerEntryAnswer]:
         """``GET /portfolio/{account_id}/ledger``: balances per currency and ``BASE``."""
         args = v.validate(v.GetLedgerArgs, account_id=account_id)
-        return self._portfolio(f"/portfolio/{args.account_id}/ledger")
+        return cast(
+            dict[str, LedgerEntryAnswer], self._portfolio(f"/portfolio/{args.account_id}/ledger")
+        )
 
-    def get_positions(self, account_id: str) -> list[Any]:
+    def get_positions(self, account_id: str) -> list[PortfolioPosition]:
         """Every position: pages 0, 1, ... of ``GET /portfolio/{account_id}/positions/{page}``
         until a short or empty page, concatenated."""
         args = v.validate(v.GetPositionsArgs, account_id=account_id)
@@ -277,15 +296,15 @@ class IbkrClient:
                 )
             positions.extend(rows)
             if len(rows) < POSITIONS_PER_PAGE:
-                return positions
+                return cast(list[PortfolioPosition], positions)
         log.warning("ibkr.positions.too_many_pages", pages=MAX_POSITION_PAGES)
-        return positions
+        return cast(list[PortfolioPosition], positions)
 
     # -- market data -----------------------------------------------------------------------
 
     def get_market_snapshot(
         self, conids: int | str | Sequence[int | str], fields: Sequence[int | str] | None = None
-    ) -> list[Any]:
+    ) -> list[SnapshotRow]:
         """``GET /iserver/marketdata/snapshot``: top of book for one conid or many.
 
         ``fields`` defaults to last, bid, ask, bid size, ask size, last size and volume.
@@ -295,11 +314,11 @@ class IbkrClient:
         """
         args = v.validate(v.GetMarketSnapshotArgs, conids=conids, fields=fields)
         tags = args.fields if args.fields is not None else DEFAULT_SNAPSHOT_FIELDS
-        return self._snapshots.read(args.conids, tags)
+        return cast(list[SnapshotRow], self._snapshots.read(args.conids, tags))
 
     def get_historical_data(
         self, conid: int | str, period: str = "1d", bar: str = "5min", outside_rth: bool = False
-    ) -> Any:
+    ) -> HistoryAnswer:
         """``GET /iserver/marketdata/history``: OHLC bars (``data``: o, h, l, c, v, t)."""
         args = v.validate(
             v.GetHistoricalDataArgs, conid=conid, period=period, bar=bar, outside_rth=outside_rth
@@ -310,34 +329,38 @@ class IbkrClient:
             "bar": args.bar,
             "outsideRth": _flag(args.outside_rth),
         }
-        return self._read("GET", "/iserver/marketdata/history", params=params)
+        return cast(HistoryAnswer, self._read("GET", "/iserver/marketdata/history", params=params))
 
     # -- contracts -------------------------------------------------------------------------
 
-    def search_contract(self, symbol: str, sec_type: str = "STK") -> Any:
+    def search_contract(self, symbol: str, sec_type: str = "STK") -> list[ContractSearchRow]:
         """``GET /iserver/secdef/search``: contracts for a symbol (``conid`` is a string)."""
         args = v.validate(v.SearchContractArgs, symbol=symbol, sec_type=sec_type)
         params = {"symbol": args.symbol, "secType": args.sec_type}
-        return self._read("GET", "/iserver/secdef/search", params=params)
+        return cast(
+            list[ContractSearchRow], self._read("GET", "/iserver/secdef/search", params=params)
+        )
 
-    def get_contract_details(self, conid: int | str) -> Any:
+    def get_contract_details(self, conid: int | str) -> ContractDetailsAnswer:
         """``GET /iserver/contract/{conid}/info``: symbology, exchanges, trading rules."""
         args = v.validate(v.GetContractDetailsArgs, conid=conid)
-        return self._read("GET", f"/iserver/contract/{args.conid}/info")
+        return cast(
+            ContractDetailsAnswer, self._read("GET", f"/iserver/contract/{args.conid}/info")
+        )
 
     # -- orders ----------------------------------------------------------------------------
 
-    def get_orders(self) -> Any:
+    def get_orders(self) -> LiveOrdersAnswer:
         """``GET /iserver/account/orders``: the session's orders, any status."""
-        return self._orders({})
+        return cast(LiveOrdersAnswer, self._orders({}))
 
-    def get_filled_orders(self, account_id: str | None = None) -> Any:
+    def get_filled_orders(self, account_id: str | None = None) -> LiveOrdersAnswer:
         """The same list, filtered to filled orders by the gateway."""
         args = v.validate(v.GetFilledOrdersArgs, account_id=account_id)
         params = {"filters": "filled"}
         if args.account_id is not None:
             params["accountId"] = args.account_id
-        return self._orders(params)
+        return cast(LiveOrdersAnswer, self._orders(params))
 
     def place_order(
         self,
@@ -354,7 +377,7 @@ class IbkrClient:
         trailing_amt: float | None = None,
         trailing_type: str | None = None,
         outside_rth: bool = False,
-    ) -> Any:
+    ) -> list[OrderReplyItem]:
         """``POST /iserver/account/{account_id}/orders`` with one order.
 
         Returns the gateway's answer: ``[{"order_id", "order_status", ...}]``, or a
@@ -380,7 +403,7 @@ class IbkrClient:
         )
         order = args.to_gateway()
         order.setdefault("cOID", new_coid(self._session.clock))
-        return self._desk.place(args.account_id, order)
+        return cast(list[OrderReplyItem], self._desk.place(args.account_id, order))
 
     def modify_order(
         self,
@@ -397,7 +420,7 @@ class IbkrClient:
         trailing_amt: float | None = None,
         trailing_type: str | None = None,
         outside_rth: bool = False,
-    ) -> Any:
+    ) -> list[OrderReplyItem]:
         """``POST /iserver/account/{account_id}/order/{order_id}`` with the complete
         replacement order (IBKR replaces, it does not patch). Same answers as
         ``place_order``."""
@@ -416,24 +439,28 @@ class IbkrClient:
             trailing_type=trailing_type,
             outside_rth=outside_rth,
         )
-        return self._desk.modify(args.account_id, args.order_id, args.to_gateway())
+        return cast(
+            list[OrderReplyItem],
+            self._desk.modify(args.account_id, args.order_id, args.to_gateway()),
+        )
 
-    def cancel_order(self, account_id: str, order_id: str | int) -> Any:
+    def cancel_order(self, account_id: str, order_id: str | int) -> CancelAnswer:
         """``DELETE /iserver/account/{account_id}/order/{order_id}``: an acknowledgement of
         receipt, not a confirmation (the order list tells when it is cancelled)."""
         args = v.validate(v.CancelOrderArgs, account_id=account_id, order_id=order_id)
         path = f"/iserver/account/{args.account_id}/order/{args.order_id}"
-        return self._cancels.run(
+        answer = self._cancels.run(
             self._session.clock, lambda: self._session.request("DELETE", path), rng=self._rng
         )
+        return cast(CancelAnswer, answer)
 
-    def reply_to_order(self, message_id: str, confirmed: bool = True) -> Any:
+    def reply_to_order(self, message_id: str, confirmed: bool = True) -> list[OrderReplyItem]:
         """``POST /iserver/reply/{message_id}``: answer an order question. The answer may be
         the next question of a chain (answer that one too)."""
         args = v.validate(v.ReplyToOrderArgs, message_id=message_id, confirmed=confirmed)
-        return self._desk.reply(args.message_id, args.confirmed)
+        return cast(list[OrderReplyItem], self._desk.reply(args.message_id, args.confirmed))
 
-    def suppress_messages(self, message_ids: Sequence[str]) -> Any:
+    def suppress_messages(self, message_ids: Sequence[str]) -> StatusAnswer:
         """``POST /iserver/questions/suppress``: skip these questions for the brokerage
         session; re-applied automatically after a re-login."""
         args = v.validate(v.SuppressMessagesArgs, message_ids=message_ids)
@@ -441,7 +468,7 @@ class IbkrClient:
             "POST", "/iserver/questions/suppress", json={"messageIds": args.message_ids}
         )
         self._session.remember_suppressed(args.message_ids)
-        return answer
+        return cast(StatusAnswer, answer)
 
     # -- the rest a bot needs (issue 13) ---------------------------------------------------
     #
@@ -1165,9 +1192,12 @@ class IbkrClient:
 
     def _portfolio(self, path: str) -> Any:
         """A ``/portfolio/{acct}/...`` read; IBKR wants ``/portfolio/accounts`` asked first
-        in a session (IBKR-FACTS §4), so that is done once per brokerage session."""
+        in a session (IBKR-FACTS §4), so that is done once per brokerage session: by one
+        thread, while the others wait for it (the list's budget is 1 per 5 s)."""
         if self._primed.unknown({"portfolio"}):
-            self.get_accounts()
+            with self._portfolio_priming:
+                if self._primed.unknown({"portfolio"}):
+                    self.get_accounts()
         return self._read("GET", path)
 
     def _orders(self, params: Mapping[str, str]) -> Any:
