@@ -196,7 +196,5 @@ def option_instrument(conid: int) -> Instrument | None:
         expiry=expiry.strftime("%Y%m%d"),
         strike=key.strike,
         right="CALL" if call else "PUT",
-        text=f"{expiry:%b %d} '{expiry:%y} {strike} {'Call' if call else 'Put'}".upper()
-        .replace(" CALL", " Call")
-        .replace(" PUT", " Put"),
+        text=f"{expiry:%b %d '%y}".upper() + f" {strike} {'Call' if call else 'Put'}",
     )

@@ -4,8 +4,10 @@ IBKR answers 429 when a client goes faster than the limits of IBKR-FACTS §3 and
 keeps the whole IP in a penalty box: every request gets 429 until it ends. History has a
 second guard, at most 5 requests in flight; the 6th gets a 429 with its own message (an
 answer of the charts service, not the IP limiter, so no penalty box follows).
-All windows are measured on the injected clock's monotonic reading, so a test can travel
-through them.
+Every row of IBKR's table is a budget of its own (``RULES``); a row marked ``per_path``
+(``/fyi/*``) gives each path it matches its own window. A request counts in every row it
+matches, the global 10/s included. All windows are measured on the injected clock's
+monotonic reading, so a test can travel through them.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class ReferenceEndpoints:
 
     def futures(self, call: Call) -> Reply:
         symbols = _symbols(call.required_query("symbols"))
-        return json_reply(future_entries(symbols, self._market_now()))
+        return json_reply(future_entries(symbols, self._market.now()))
 
     def secdef(self, call: Call) -> Reply:
         """``conids`` as a comma list (GET query) or a JSON list (POST body)."""
@@ -79,7 +79,7 @@ class ReferenceEndpoints:
         exchange = (call.query("exchange") or "").upper()
         for instrument in UNIVERSE.values():
             if _schedule_match(instrument, asset_class, symbol, exchange):
-                return json_reply(trading_schedule(instrument, self._market_now()))
+                return json_reply(trading_schedule(instrument, self._market.now()))
         raise bad_request(f"no {asset_class} contract {symbol!r} on {exchange or 'any exchange'}")
 
     def strikes(self, call: Call) -> Reply:
@@ -148,9 +148,6 @@ class ReferenceEndpoints:
             filters,
         )
         return json_reply(answer)
-
-    def _market_now(self) -> float:
-        return self._market.now()
 
 
 def _symbols(text: str) -> list[str]:
