@@ -45,6 +45,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import SSLError as urllib3_SSLError
 
 from ibkr_session.clock import Clock
+from ibkr_session.endpoints import endpoint_for
 from ibkr_session.errors import (
     DuplicateOrderError,
     GatewayUnavailableError,
@@ -69,7 +70,6 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "Transport",
     "interpret",
-    "is_order_path",
     "order_question",
     "require_seconds",
 ]
@@ -98,7 +98,6 @@ never reaches code that would meet ``RecursionError``."""
 _READ_CHUNK = 64 * 1024
 _ENCODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 
-_ORDER_PATH = re.compile(r"/iserver/(?:account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)")
 _NO_SESSION = "no session"
 _NO_BRIDGE = "no bridge"
 _NOT_PRIMED = "query /accounts first"
@@ -106,11 +105,6 @@ _LOGIN_PAGE = re.compile(r"log[ _-]?in|sign[ _-]?in|/sso/", re.IGNORECASE)
 _DUPLICATE_COID = re.compile(r"Local order ID=(.+?) is already registered")
 _SNIPPET = 200
 _JSON_CONTENT = {"Content-Type": "application/json"}
-
-
-def is_order_path(path: str) -> bool:
-    """Place, modify, cancel and reply: where HTTP 200 ``{"error": ...}`` is a rejection."""
-    return _ORDER_PATH.fullmatch(path.split("?", 1)[0]) is not None
 
 
 def order_question(answer: Any) -> tuple[str, list[str]] | None:
@@ -391,7 +385,7 @@ def interpret(
         raise NoBridgeError(status, message, **where)
     if _NOT_PRIMED in lowered:
         raise NotPrimedError(status, message, **where)
-    if is_order_path(path):
+    if endpoint_for(method, path).kind.is_order_flow:
         duplicate = _DUPLICATE_COID.search(message)
         if duplicate is not None:
             raise DuplicateOrderError(status, message, coid=duplicate[1], **where)

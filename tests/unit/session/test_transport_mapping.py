@@ -21,7 +21,8 @@ from ibkr_session import (
     OrderRejectedError,
     RateLimitedError,
 )
-from ibkr_session.transport import Transport, interpret, is_order_path
+from ibkr_session.endpoints import endpoint_for
+from ibkr_session.transport import Transport, interpret
 
 URL = "https://localhost:5000"
 NOW = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
@@ -29,13 +30,18 @@ JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def answer(
-    status: int, body: Any = None, *, path: str = "/iserver/accounts", **headers: str
+    status: int,
+    body: Any = None,
+    *,
+    path: str = "/iserver/accounts",
+    method: str = "GET",
+    **headers: str,
 ) -> Any:
     if isinstance(body, str):
         content = body.encode()
     else:
         content = b"" if body is None else json.dumps(body).encode()
-    return interpret("GET", path, status, {**JSON, **headers}, content, gateway_url=URL, now=NOW)
+    return interpret(method, path, status, {**JSON, **headers}, content, gateway_url=URL, now=NOW)
 
 
 def test_good_json_is_returned_unchanged_and_an_empty_2xx_is_none() -> None:
@@ -122,14 +128,15 @@ def test_html_404_is_an_api_error_with_code_404() -> None:
 def test_200_error_on_order_paths_is_an_order_rejection(path: str) -> None:
     text = "Order couldn't be submitted: Local order ID=c1 is already registered."
     with pytest.raises(OrderRejectedError) as caught:
-        answer(200, {"error": text}, path=path)
+        answer(200, {"error": text}, path=path, method="POST")
     assert caught.value.msg == text
 
 
 def test_order_path_recognition_leaves_the_orders_list_alone() -> None:
-    assert not is_order_path("/iserver/account/orders")
-    assert not is_order_path("/iserver/account/order/status/123")
-    assert is_order_path("/iserver/account/DU1/order/99")
+    assert not endpoint_for("GET", "/iserver/account/orders").kind.is_order_flow
+    assert not endpoint_for("GET", "/iserver/account/order/status/123").kind.is_order_flow
+    assert endpoint_for("DELETE", "/iserver/account/DU1/order/99").kind.is_order_flow
+    assert endpoint_for("POST", "/iserver/account/DU1/order/99").kind.is_order_flow
 
 
 def test_200_no_session_on_tickle_is_not_authenticated() -> None:
