@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from ibkr_session.core import AuthStatus as SessionAuthStatus
 from ibkr_session.errors import IbkrAPIError
 
 __all__ = [
@@ -388,7 +389,7 @@ class AuthStatus(_View):
 
     authenticated: bool
     competing: bool = False
-    connected: bool = False
+    connected: bool = True
     established: bool | None = None
     message: str | None = None
     mac: str | None = _alias("MAC", "mac")
@@ -396,13 +397,20 @@ class AuthStatus(_View):
 
     @classmethod
     def from_json(cls, payload: object) -> Self:
-        if isinstance(payload, Mapping) and "iserver" in payload:
-            iserver = payload["iserver"]
-            status = iserver.get("authStatus") if isinstance(iserver, Mapping) else None
-            if not isinstance(status, Mapping):
-                raise _malformed(cls, payload, "tickle answer without iserver.authStatus")
-            payload = status
-        return super().from_json(payload)
+        """Read through the session's own reader (``ibkr_session.core.AuthStatus``), so the
+        view and the session never disagree (a missing ``connected`` means connected)."""
+        verdict = SessionAuthStatus.from_answer(payload)
+        if verdict is None or not isinstance(payload, Mapping):
+            raise _malformed(cls, payload, "no authStatus with 'authenticated' in the answer")
+        status = payload.get("iserver", {}).get("authStatus", payload)
+        return super().from_json(
+            {
+                **status,
+                "authenticated": verdict.authenticated,
+                "competing": verdict.competing,
+                "connected": verdict.connected,
+            }
+        )
 
 
 class Contract(_View):
