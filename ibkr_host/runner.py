@@ -14,7 +14,17 @@ through everything the gateway does to it:
 - between ticks the session is kept alive: in real time by the manager's keep-alive
   thread (``session.start()``), under a virtual clock by calling ``session.keepalive()``
   as virtual time advances;
-- Ctrl-C (``KeyboardInterrupt``) or a ``stop`` event ends the run cleanly.
+- Ctrl-C (``KeyboardInterrupt``) or a ``stop`` event ends the run cleanly: a stop waits
+  for the current tick, an interrupt abandons it (counted as ``abandoned``); either way the
+  keep-alive thread is stopped before ``run`` returns;
+- a bounded run (``ticks=N``) always ends: ``setup`` is retried for at most
+  ``setup_deadline`` seconds (default 30 minutes for a bounded run, longer than the nightly
+  window; no limit for a run without ``ticks``), and a tick that meets a session error
+  counts as a tick.
+
+The runner uses only the client's public session API: ``start()``/``stop()``/
+``keeping_alive`` (the keep-alive thread), ``keepalive()`` (one step, under a virtual
+clock), ``clock`` and ``schedule`` (where the reset window is).
 
 Time: with a ``SystemClock`` waits are ``Event.wait`` (a stop is prompt); with any other
 clock (``ManualClock``) waits are the clock's ``sleep``, and while ``setup``/``tick`` run,
@@ -33,6 +43,7 @@ import datetime as _dt
 import importlib.util
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +66,7 @@ from ibkr_session.errors import (
 from ibkr_session.logs import get_logger
 
 __all__ = [
+    "DEFAULT_SETUP_DEADLINE",
     "SESSION_ERRORS",
     "RunResult",
     "WorkerLoadError",
@@ -78,6 +90,10 @@ SESSION_ERRORS: tuple[type[IbkrError], ...] = (
 #: Longest virtual-time step between two keep-alive calls.
 KEEPALIVE_STEP = 30.0
 
+#: How long a bounded run (``ticks=N``) retries ``setup`` before giving up: longer than the
+#: nightly reset window (15 min) and its recovery, shorter than a forgotten login.
+DEFAULT_SETUP_DEADLINE = 1800.0
+
 
 class WorkerLoadError(ValueError):
     """The worker file cannot be loaded, or it has no ``tick(ctx)``."""
@@ -96,15 +112,22 @@ class RunResult:
     ticks: int = 0
     failed: int = 0
     paused: int = 0
+    abandoned: int = 0
     setup_attempts: int = 0
     interrupted: bool = False
+    setup_gave_up: str | None = None
+    """Why ``setup`` never succeeded before ``setup_deadline`` (``None``: it did, or no
+    deadline was met)."""
 
     def describe(self) -> str:
-        ok = self.ticks - self.failed - self.paused
+        ok = self.ticks - self.failed - self.paused - self.abandoned
+        abandoned = f", {self.abandoned} abandoned" if self.abandoned else ""
         end = ", interrupted" if self.interrupted else ""
+        if self.setup_gave_up is not None:
+            end += f", setup gave up: {self.setup_gave_up}"
         return (
             f"{self.ticks} ticks: {ok} ok, {self.failed} failed, "
-            f"{self.paused} waited for the session{end}"
+            f"{self.paused} waited for the session{abandoned}{end}"
         )
 
 
@@ -118,7 +141,17 @@ def load_worker(path: str | Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise WorkerLoadError(f"cannot import {source}: not a Python file")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        line = f":{exc.lineno}" if exc.lineno else ""
+        raise WorkerLoadError(f"{source}{line}: SyntaxError: {exc.msg}") from exc
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(source)]
+        line = f":{frames[-1].lineno}" if frames else ""
+        raise WorkerLoadError(
+            f"{source}{line}: importing it raised {type(exc).__name__}: {exc}"
+        ) from exc
     if not callable(getattr(module, "tick", None)):
         raise WorkerLoadError(f"{source} defines no tick(ctx) function")
     return module
@@ -153,8 +186,11 @@ class WorkerRunner:
         clock: Clock | None = None,
         zone: _dt.tzinfo | None = None,
         setup_retry: float = 30.0,
+        setup_deadline: float | None = None,
         stop: threading.Event | None = None,
     ) -> None:
+        if setup_deadline is not None and not setup_deadline >= 0:
+            raise ValueError(f"setup_deadline must be >= 0 seconds, got {setup_deadline}")
         if not callable(getattr(worker, "tick", None)):
             raise WorkerLoadError(f"{worker!r} has no tick(ctx)")
         self.worker = worker
@@ -163,21 +199,30 @@ class WorkerRunner:
         self.realtime = isinstance(self.clock, SystemClock)
         self.zone = zone if zone is not None else _session_zone(ctx)
         self.setup_retry = setup_retry
+        self.setup_deadline = setup_deadline
         self.stop = stop if stop is not None else threading.Event()
         self.result = RunResult()
         self._log = get_logger(__name__, worker=ctx.name)
         self._pause_reason: type[IbkrError] | None = None
+        self._in_call = False
+
+    @property
+    def in_worker_call(self) -> bool:
+        """Whether the worker's ``setup`` or ``tick`` is running now (a host may abandon it)."""
+        return self._in_call
 
     def setup(self) -> bool:
         """Run ``setup(ctx)`` until it succeeds; False if stopped first.
 
         Session errors are waited out (``retry_after`` when the error gives one, else
-        ``setup_retry`` seconds); any other exception is a bug in the worker and
-        propagates.
+        ``setup_retry`` seconds) until ``setup_deadline`` seconds have passed (then False,
+        with ``result.setup_gave_up`` saying why); any other exception is a bug in the
+        worker and propagates.
         """
         setup: Callable[[WorkerContext], Any] | None = getattr(self.worker, "setup", None)
         if setup is None:
             return True
+        started = self.clock.monotonic()
         while not self.stop.is_set():
             self.result.setup_attempts += 1
             try:
@@ -185,7 +230,14 @@ class WorkerRunner:
                     setup(self.ctx)
             except SESSION_ERRORS as exc:
                 self._paused(exc, during="setup")
-                self.wait(_retry_delay(exc, self.setup_retry))
+                delay = _retry_delay(exc, self.setup_retry)
+                if self.setup_deadline is not None:
+                    left = started + self.setup_deadline - self.clock.monotonic()
+                    if left <= 0:
+                        self._give_up(exc)
+                        return False
+                    delay = min(delay, left)
+                self.wait(delay)
                 continue
             self._resumed()
             self._log.info("worker.ready", setup_attempts=self.result.setup_attempts)
@@ -198,6 +250,10 @@ class WorkerRunner:
         try:
             with self._worker_call():
                 self.worker.tick(self.ctx)
+        except KeyboardInterrupt:
+            self.result.abandoned += 1
+            self._log.warning("worker.tick_abandoned", tick=self.result.ticks)
+            raise
         except SESSION_ERRORS as exc:
             self.result.paused += 1
             self._paused(exc, during="tick")
@@ -246,6 +302,16 @@ class WorkerRunner:
                 due = now
             self.wait(due - now)
 
+    def _give_up(self, exc: IbkrError) -> None:
+        reason = describe_session_error(exc, self.zone)
+        self.result.setup_gave_up = reason
+        self._log.error(
+            "worker.setup_gave_up",
+            reason=reason,
+            setup_deadline=self.setup_deadline,
+            setup_attempts=self.result.setup_attempts,
+        )
+
     def _paused(self, exc: IbkrError, *, during: str) -> None:
         reason = describe_session_error(exc, self.zone)
         if isinstance(exc, OrderOutcomeUnknownError):  # names one order: never folded
@@ -283,11 +349,15 @@ class WorkerRunner:
     @contextmanager
     def _worker_call(self) -> Iterator[None]:
         """Under a virtual clock, the worker's ``time.sleep`` is the clock's sleep."""
-        if self.realtime:
-            yield
-            return
-        with _VIRTUAL_SLEEP.on(self.clock):
-            yield
+        self._in_call = True
+        try:
+            if self.realtime:
+                yield
+            else:
+                with _VIRTUAL_SLEEP.on(self.clock):
+                    yield
+        finally:
+            self._in_call = False
 
 
 class _VirtualSleep:
@@ -354,13 +424,28 @@ def run_worker(
     clock: Clock | None = None,
     zone: _dt.tzinfo | None = None,
     setup_retry: float = 30.0,
+    setup_deadline: float | None = None,
     stop: threading.Event | None = None,
 ) -> RunResult:
     """Call ``worker.setup(ctx)`` once and ``worker.tick(ctx)`` every ``interval`` s.
 
     ``ticks`` bounds the run (``None``: until ``stop`` is set or Ctrl-C). ``clock``
     defaults to the attached client's clock. ``zone`` is where ``resumes_at`` times are
-    shown (default: the session's reset region). The caller owns the client and closes it.
+    shown (default: the session's reset region). ``setup_retry``: seconds between two
+    attempts of a ``setup`` that met a session error; ``setup_deadline``: give up on
+    ``setup`` after that many seconds (default ``DEFAULT_SETUP_DEADLINE`` when ``ticks`` is
+    given, no limit otherwise), so a bounded run always ends. The caller owns the client
+    and closes it.
     """
-    runner = WorkerRunner(worker, ctx, clock=clock, zone=zone, setup_retry=setup_retry, stop=stop)
+    if setup_deadline is None and ticks is not None:
+        setup_deadline = DEFAULT_SETUP_DEADLINE
+    runner = WorkerRunner(
+        worker,
+        ctx,
+        clock=clock,
+        zone=zone,
+        setup_retry=setup_retry,
+        setup_deadline=setup_deadline,
+        stop=stop,
+    )
     return runner.run(interval=interval, ticks=ticks)

@@ -1,8 +1,13 @@
-"""What ``ibkr status`` shows: one probe of a gateway, as label/value rows.
+"""What ``ibkr status`` shows: one probe of a gateway, as label/value rows, and an exit code.
 
 Each row is gathered on its own, so a gateway that answers ``/portfolio`` but not
 ``/iserver`` (reset window, competing login) still shows everything it can, and the
 failing rows say why instead of the whole command dying on the first error.
+
+The verdict is honest about what is normal: the nightly reset window is expected (exit 0,
+"reset window until 01:10 EDT (normal)"); a missing login, a competing session, an
+unreachable gateway or IBKR's penalty box need attention (exit 1, and the box says how
+long is left). Exit codes: ``EXIT_OK`` 0, ``EXIT_ATTENTION`` 1 (the CLI's usage errors: 2).
 """
 
 from __future__ import annotations
@@ -14,19 +19,34 @@ from typing import Any
 
 from ibkr_api.client import IbkrClient
 from ibkr_session.clock import Clock
-from ibkr_session.errors import IbkrError
+from ibkr_session.errors import IbkrError, RateLimitedError
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState
 
-__all__ = ["StatusReport", "describe_window", "gather_status"]
+__all__ = [
+    "EXIT_ATTENTION",
+    "EXIT_OK",
+    "StatusReport",
+    "describe_window",
+    "gather_status",
+    "verdict",
+]
+
+EXIT_OK = 0
+"""The session is usable, or in an expected window (the nightly reset)."""
+EXIT_ATTENTION = 1
+"""Someone should look: not logged in, competing, unreachable, the penalty box."""
 
 
 @dataclass
 class StatusReport:
-    """Rows to print, and whether the session is ready for trading."""
+    """Rows to print, whether the session is ready for trading, and the exit code."""
 
     rows: list[tuple[str, str]] = field(default_factory=list)
     ready: bool = False
+    exit_code: int = EXIT_ATTENTION
+    penalty_seconds: float | None = None
+    """Seconds left in IBKR's penalty box (``None``: not in it)."""
 
 
 def gather_status(
@@ -34,12 +54,20 @@ def gather_status(
     *,
     region: str = "america",
     pin: str | None = None,
+    verify: str | None = None,
+    insecure: bool = False,
     clock: Clock | None = None,
 ) -> StatusReport:
     """Probe ``gateway_url`` once and describe the session."""
     report = StatusReport()
     with IbkrClient(
-        gateway_url, region=region, pin=pin, clock=clock, retry_attempts=1
+        gateway_url,
+        region=region,
+        pin=pin,
+        verify=verify,
+        insecure=insecure,
+        clock=clock,
+        retry_attempts=1,
     ) as client:  # one probe, no retries: a status answers at once
         session = client.session
         state = session.refresh()
@@ -50,13 +78,51 @@ def gather_status(
             report.rows.append(("reachable", "no: is the Client Portal Gateway running there?"))
         else:
             report.rows += [
-                ("auth status", _row(lambda: _auth_line(client.auth_status()))),
-                ("accounts", _row(lambda: _accounts_line(client.get_accounts()))),
-                ("selected", _row(lambda: _selected_line(client))),
+                ("auth status", _row(report, lambda: _auth_line(client.auth_status()))),
+                ("accounts", _row(report, lambda: _accounts_line(client.get_accounts()))),
+                ("selected", _row(report, lambda: _selected_line(client))),
             ]
-        window = describe_window(session.schedule, session.clock.now())
-        report.rows.append(("next reset", window))
+        now = session.clock.now()
+        text, report.exit_code = verdict(
+            state, session.schedule, now, gateway_url, penalty_seconds=report.penalty_seconds
+        )
+        report.rows.insert(2, ("verdict", text))
+        if report.penalty_seconds is not None:
+            report.rows.append(("penalty box", _penalty_line(report.penalty_seconds, now, session)))
+        report.rows.append(("next reset", describe_window(session.schedule, now)))
     return report
+
+
+def verdict(
+    state: SessionState,
+    schedule: ResetSchedule,
+    now: _dt.datetime,
+    gateway_url: str,
+    *,
+    penalty_seconds: float | None = None,
+) -> tuple[str, int]:
+    """One line saying whether the session is usable, and the exit code that goes with it."""
+    if penalty_seconds is not None:
+        return (
+            f"IBKR's penalty box: requests refused for {penalty_seconds:.0f} s more "
+            "(too many requests)",
+            EXIT_ATTENTION,
+        )
+    window = schedule.window_at(now)
+    if state is SessionState.RESET_WINDOW or window is not None:
+        end = (window[1] if window is not None else schedule.next_window(now)[1]).astimezone(
+            schedule.zone
+        )
+        return f"reset window until {end:%H:%M %Z} (normal)", EXIT_OK
+    if state is SessionState.AUTHENTICATED:
+        return "ready", EXIT_OK
+    if state is SessionState.DISCONNECTED:
+        return "gateway unreachable", EXIT_ATTENTION
+    if state is SessionState.UNAUTHENTICATED:
+        return f"not logged in: log in at {gateway_url}", EXIT_ATTENTION
+    if state is SessionState.COMPETING:
+        return "a competing login (TWS, the mobile app) holds the session", EXIT_ATTENTION
+    return f"session {state.name.lower()}: not usable yet", EXIT_ATTENTION
 
 
 def describe_window(schedule: ResetSchedule, now: _dt.datetime) -> str:
@@ -69,11 +135,20 @@ def describe_window(schedule: ResetSchedule, now: _dt.datetime) -> str:
     return f"{prefix}{local} ({utc})"
 
 
-def _row(gather: Callable[[], str]) -> str:
+def _row(report: StatusReport, gather: Callable[[], str]) -> str:
     try:
         return gather()
+    except RateLimitedError as exc:
+        left = max(float(exc.retry_after), report.penalty_seconds or 0.0)
+        report.penalty_seconds = left
+        return f"unavailable: {exc}"
     except IbkrError as exc:
         return f"unavailable: {exc}"
+
+
+def _penalty_line(seconds: float, now: _dt.datetime, session: Any) -> str:
+    until = (now + _dt.timedelta(seconds=seconds)).astimezone(session.schedule.zone)
+    return f"yes, {seconds:.0f} s left (until about {until:%H:%M:%S %Z})"
 
 
 def _auth_line(status: dict[str, Any]) -> str:

@@ -1,4 +1,9 @@
-"""The ``ibkr`` command against a simulated gateway serving real HTTPS in real time."""
+"""The ``ibkr`` command against a simulated gateway serving real HTTPS in real time.
+
+Real time, but never the wall clock's hour: the simulator runs on a ``ShiftedClock`` that
+starts at ``MARKET_TIME`` and every command is given ``--market-time`` at the same moment,
+so the suite behaves the same at 01:00 New York (inside the nightly window) as at noon.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,18 @@ from pathlib import Path
 import pytest
 
 from ibkr_host.cli import main
+from ibkr_host.market_time import ShiftedClock, parse_market_time
 from ibkr_sim.gateway import SimulatedGateway
+
+MARKET_TIME = "2026-06-15 10:30"
+"""Monday morning, New York: market open, hours away from the nightly reset."""
+AT = ["--market-time", MARKET_TIME]
 
 
 @pytest.fixture
 def live_sim() -> Iterator[SimulatedGateway]:
-    """A simulator on the real clock, as ``ibkr sim`` serves it."""
-    with SimulatedGateway() as gateway:
+    """A simulator in real time from ``MARKET_TIME``, as ``ibkr sim --market-time`` serves it."""
+    with SimulatedGateway(ShiftedClock(parse_market_time(MARKET_TIME))) as gateway:
         yield gateway
 
 
@@ -35,14 +45,15 @@ def test_pin_prints_the_gateway_fingerprint(
 def test_status_shows_state_accounts_and_the_next_reset(
     live_sim: SimulatedGateway, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["status", "--gateway", live_sim.url]) == 0
+    assert main(["status", "--gateway", live_sim.url, *AT]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line[:14].strip(): line[14:] for line in lines}
+    assert rows["verdict"] == "ready"
     assert rows["state"] == "AUTHENTICATED"
     assert "authenticated=yes" in rows["auth status"]
     assert "U1234567" in rows["accounts"]
     assert rows["selected"] == "U1234567"
-    assert "UTC)" in rows["next reset"]
+    assert rows["next reset"] == "Tue 2026-06-16 00:55-01:10 EDT (04:55-05:10 UTC)"
 
 
 def test_run_executes_a_recipe_and_keeps_its_state(
@@ -62,6 +73,7 @@ def test_run_executes_a_recipe_and_keeps_its_state(
             "1",
             "--state-file",
             str(state_file),
+            *AT,
         ]
     )
     assert code == 0
@@ -134,7 +146,7 @@ def test_run_stops_cleanly_on_ctrl_c_after_the_current_tick(
     command = [
         sys.executable, "-m", "ibkr_host", "run", str(examples / "nlv_summary.py"),
         "--gateway", live_sim.url, "--interval", "3600",
-        "--state-file", str(tmp_path / "nlv.json"),
+        "--state-file", str(tmp_path / "nlv.json"), *AT,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(  # noqa: S603 (our interpreter, fixed argv)
@@ -157,7 +169,7 @@ def test_run_exits_1_when_every_tick_fails(
     worker = tmp_path / "broken.py"
     worker.write_text("def tick(ctx):\n    raise ValueError('bad worker')\n")
     argv = ["run", str(worker), "--gateway", live_sim.url, "--ticks", "2", "--interval", "0.01",
-            "--state-file", str(tmp_path / "s.json")]  # fmt: skip
+            "--state-file", str(tmp_path / "s.json"), *AT]  # fmt: skip
     assert main(argv) == 1
     assert "2 ticks: 0 ok, 2 failed" in capsys.readouterr().out
 
@@ -169,7 +181,7 @@ def test_status_of_a_stopped_gateway_answers_at_once_with_exit_1(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.monotonic()
-    assert main(["status", "--gateway", f"https://127.0.0.1:{port}"]) == 1
+    assert main(["status", "--gateway", f"https://127.0.0.1:{port}", *AT]) == 1
     assert time.monotonic() - started < 10
     out = capsys.readouterr().out
     assert "DISCONNECTED" in out
