@@ -13,7 +13,7 @@ long is left). Exit codes: ``EXIT_OK`` 0, ``EXIT_ATTENTION`` 1 (the CLI's usage 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +151,7 @@ def _penalty_line(seconds: float, now: _dt.datetime, session: Any) -> str:
     return f"yes, {seconds:.0f} s left (until about {until:%H:%M:%S %Z})"
 
 
-def _auth_line(status: dict[str, Any]) -> str:
+def _auth_line(status: Mapping[str, object]) -> str:
     flags = ("authenticated", "competing", "connected")
     return "  ".join(f"{flag}={_yes_no(status.get(flag))}" for flag in flags)
 
@@ -160,7 +160,7 @@ def _yes_no(value: object) -> str:
     return "yes" if value else "no"
 
 
-def _accounts_line(accounts: list[dict[str, Any]]) -> str:
+def _accounts_line(accounts: Sequence[Mapping[str, object]]) -> str:
     ids = [str(account.get("accountId", account.get("id", "?"))) for account in accounts]
     return ", ".join(ids) if ids else "none"
 
