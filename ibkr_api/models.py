@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from ibkr_session.transport import order_question
 from ibkr_session.core import AuthStatus as SessionAuthStatus
 from ibkr_session.errors import IbkrAPIError
 
@@ -365,7 +366,7 @@ class OrderReply(_View):
 def _reply_kind(view: type[BaseModel], reply: Mapping[str, Any]) -> str:
     if "error" in reply:
         return "rejected"
-    if "messageIds" in reply or "message" in reply:
+    if order_question([reply]) is not None:  # the one rule, shared with the session
         return "question"
     if "order_id" in reply:
         return "submitted"
