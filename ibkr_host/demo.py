@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ibkr_api.client import IbkrClient
+from ibkr_api.models import OrderReply
 from ibkr_host.host import WorkerContext
 from ibkr_host.logsetup import routed_logs
 from ibkr_host.runner import WorkerRunner, load_worker
@@ -170,9 +171,10 @@ def fat_finger(after: _dt.timedelta) -> Trouble:
         world.question_asked = True
         account = ctx.state.get("account")
         r = ctx.ibkr.place_order(account, CONIDS["MSFT"], "BUY", 600, "MKT")
-        if isinstance(r, list) and r and "message" in r[0]:
-            ctx.log.warn(f"IBKR: {r[0]['message']}")
-            ctx.ibkr.reply_to_order(r[0]["id"], confirmed=True)
+        reply = OrderReply.from_json(r)  # the library's one question rule
+        if reply.kind == "question" and reply.question_id is not None:
+            ctx.log.warn(f"IBKR: {' '.join(reply.messages)}")
+            ctx.ibkr.reply_to_order(str(reply.question_id), confirmed=True)
 
     return Trouble(after, "a second worker action: BUY 600 MSFT MKT", place)
 
