@@ -28,9 +28,9 @@ from pydantic import (
     model_validator,
 )
 
-from ibkr_session.transport import order_question
 from ibkr_session.core import AuthStatus as SessionAuthStatus
 from ibkr_session.errors import IbkrAPIError
+from ibkr_session.transport import order_question
 
 __all__ = [
     "Account",
