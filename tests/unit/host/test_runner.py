@@ -13,7 +13,13 @@ import pytest
 
 from ibkr_api.orders import OrderUnconfirmedUnreachableError
 from ibkr_host.host import WorkerContext
-from ibkr_host.runner import WorkerLoadError, WorkerRunner, load_worker, run_worker
+from ibkr_host.runner import (
+    DEFAULT_SETUP_DEADLINE,
+    WorkerLoadError,
+    WorkerRunner,
+    load_worker,
+    run_worker,
+)
 from ibkr_session.clock import ManualClock, SystemClock
 from ibkr_session.errors import (
     CompetingSessionError,
@@ -270,3 +276,71 @@ def test_an_unconfirmed_order_is_a_warning_every_time(client: Any) -> None:
     assert len(warnings) == 2
     assert "cOID=abc" in warnings[0]["reason"]
     assert (result.paused, result.failed) == (2, 0)
+
+
+# -- bounded runs always end -------------------------------------------------------------
+
+
+def competing() -> CompetingSessionError:
+    return CompetingSessionError(200, "competing login on TWS")
+
+
+def test_a_bounded_run_under_an_endless_competing_login_gives_up_on_setup(
+    client: Any, clock: ManualClock
+) -> None:
+    def setup(ctx: WorkerContext) -> None:
+        raise competing()
+
+    started = clock.now()
+    with capture_logs() as events:
+        result = run_worker(SimpleNamespace(setup=setup, tick=lambda ctx: None),
+                            WorkerContext("w", client=client), ticks=3)  # fmt: skip
+    assert result.ticks == 0
+    assert (
+        result.setup_gave_up
+        == "competing login on another IBKR platform holds the session; waiting"
+    )
+    assert (clock.now() - started).total_seconds() == DEFAULT_SETUP_DEADLINE
+    assert "setup gave up" in result.describe()
+    assert [e["log_level"] for e in events if e["event"] == "worker.setup_gave_up"] == ["error"]
+
+
+def test_setup_deadline_cuts_the_last_wait_short(client: Any, clock: ManualClock) -> None:
+    attempts: list[float] = []
+    started = clock.monotonic()
+
+    def setup(ctx: WorkerContext) -> None:
+        attempts.append(clock.monotonic() - started)
+        raise competing()
+
+    worker = SimpleNamespace(setup=setup, tick=lambda ctx: None)
+    ctx = WorkerContext("w", client=client)
+    result = run_worker(worker, ctx, ticks=1, setup_retry=30, setup_deadline=100)
+    assert attempts == [0, 30, 60, 90, 100]
+    assert result.setup_gave_up is not None
+
+
+def test_an_unbounded_run_keeps_retrying_setup_until_stopped(
+    client: Any, clock: ManualClock
+) -> None:
+    stop = threading.Event()
+    attempts: list[int] = []
+
+    def setup(ctx: WorkerContext) -> None:
+        attempts.append(1)
+        if len(attempts) == 200:  # 100 virtual minutes, far beyond no deadline
+            stop.set()
+        raise competing()
+
+    worker = SimpleNamespace(setup=setup, tick=lambda ctx: None)
+    result = run_worker(worker, WorkerContext("w", client=client), setup_retry=30, stop=stop)
+    assert len(attempts) == 200
+    assert result.setup_gave_up is None
+
+
+def test_a_bounded_run_whose_ticks_all_meet_a_competing_login_ends(client: Any) -> None:
+    def tick(ctx: WorkerContext) -> None:
+        raise competing()
+
+    result = run_worker(SimpleNamespace(tick=tick), WorkerContext("w", client=client), ticks=5)
+    assert (result.ticks, result.paused) == (5, 5)
