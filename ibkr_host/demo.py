@@ -7,7 +7,8 @@ York on a Monday, and a script makes the gateway misbehave the way real ones do:
 expiry, price swings the recipe trades on, a fat-finger question, a competing login and
 the nightly reset. The output is the story (``Timeline``) and a summary whose last lines
 say whether the library kept its promises: every trouble recovered, no duplicate
-execution, no 429.
+execution, no 429. It claims only what happened: a run without any trouble says "no
+disturbance in this run", not that troubles were recovered.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class DemoOutcome:
     wall_seconds: float = 0.0
     state_seconds: dict[str, float] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    disturbed: bool = False
+    """Whether any session trouble happened (scripted, or the nightly reset)."""
 
     @property
     def passed(self) -> bool:
@@ -248,6 +251,7 @@ def _play(world: DemoWorld, troubles: list[Trouble], hours: float) -> DemoOutcom
         rate_limited=observer.rate_limited,
         questions_answered=observer.replies,
         recovered=dict(world.episodes.healed),
+        disturbed=bool(world.episodes.open or world.episodes.healed),
         net_liquidation=(nlv_start, nlv_end),
         checks=_checks(world, observer, crossed_reset=reset_start < end),
     )
@@ -255,7 +259,9 @@ def _play(world: DemoWorld, troubles: list[Trouble], hours: float) -> DemoOutcom
 
 def _checks(world: DemoWorld, observer: _SimObserver, *, crossed_reset: bool) -> dict[str, bool]:
     """The acceptance lines of the summary; the reset and question ones only if met."""
-    checks = {"every trouble recovered": not world.episodes.open}
+    checks: dict[str, bool] = {}
+    if world.episodes.open or world.episodes.healed:  # claim only recoveries that happened
+        checks["every trouble recovered"] = not world.episodes.open
     if crossed_reset:
         checks["nightly reset recovered"] = "nightly reset" in world.episodes.healed
     if world.question_asked:
@@ -284,6 +290,7 @@ def _summary_rows(outcome: DemoOutcome) -> list[tuple[str, str]]:
             (f"recovered {name}", f"after {format_duration(took)}")
             for name, took in outcome.recovered.items()
         ),
+        *([] if outcome.disturbed else [("disturbances", "no disturbance in this run")]),
         ("net liquidation", " -> ".join(outcome.net_liquidation)),
     ]
     rows += [

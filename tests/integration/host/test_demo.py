@@ -56,3 +56,13 @@ def test_the_full_day_and_night_in_under_a_minute() -> None:
     assert (outcome.duplicates, outcome.rate_limited) == (0, 0)
     assert outcome.fills == 3  # MSFT, the AAPL dip, the AAPL rally
     assert outcome.wall_seconds < 60
+
+
+def test_a_quiet_run_claims_no_recovery() -> None:
+    out = io.StringIO()
+    outcome = run_demo(hours=2, out=out, script=[])
+    text = out.getvalue()
+    assert outcome.passed, text
+    assert outcome.recovered == {}
+    assert "| disturbances            | no disturbance in this run" in text
+    assert "every trouble recovered" not in text
