@@ -37,7 +37,12 @@ from typing import Any, Literal
 
 from ibkr_session import core
 from ibkr_session.clock import Clock, SystemClock
-from ibkr_session.coordination import CoordinationChoice, Coordinator, open_coordination
+from ibkr_session.coordination import (
+    CoordinationChoice,
+    Coordinator,
+    Grant,
+    open_coordination,
+)
 from ibkr_session.coordination.shared import KEEPALIVE_LEASE, QUESTION_LEASE, RECOVERY_LEASE
 from ibkr_session.core import AuthStatus, Step
 from ibkr_session.endpoints import DEFAULT_GATEWAY_URL, Endpoint, Kind, endpoint, endpoint_for
@@ -76,6 +81,9 @@ _POLL_SECONDS = 1.0
 _KEEPALIVE_MAX_WAIT = 1.0
 """The keep-alive never waits long for pacing: a tickle that must wait is skipped."""
 _RECOVERY_LEASE_SECONDS = 30.0
+_LEARNABLE = {state.name: state for state in (_S.COMPETING, _S.UNAUTHENTICATED)}
+"""What one manager learns that the others take without probing."""
+_SHARED_NEWS = frozenset({_S.AUTHENTICATED, *_LEARNABLE.values()})
 
 
 class SessionManager:
@@ -569,8 +577,9 @@ class SessionManager:
         ``sent_in`` is the brokerage generation a guarded request was sent into, so that an
         answer arriving after another thread renewed the session is not taken for news.
         """
+        grant: Grant | None = None
         try:
-            with self._paced(row, method, path, max_wait):
+            with self._paced(row, method, path, max_wait) as grant:
                 answer = self._transport.send(
                     method, path, params=params, json=json, timeout=timeout
                 )
@@ -581,18 +590,48 @@ class SessionManager:
                 self._pacer.penalize(exc.retry_after)  # the gateway's 429, not our pacer's
             self._learn_from_failure(exc, row, sent_in)
             raise
+        finally:
+            if grant is not None:
+                self._hear_from_others(grant)
         self._learn_from_answer(row, answer)
         return answer
 
     @contextlib.contextmanager
     def _paced(
         self, row: Endpoint, method: str, path: str, max_wait: float | None
-    ) -> Iterator[None]:
+    ) -> Iterator[Grant | None]:
         if self._pacer is None:
-            yield
+            yield None
             return
-        with self._pacer.slot(method, path, opens_question=row.asks, max_wait=max_wait):
-            yield
+        with self._pacer.slot(method, path, opens_question=row.asks, max_wait=max_wait) as grant:
+            yield grant
+
+    def _hear_from_others(self, grant: Grant) -> None:
+        """What the other managers of this gateway know that this one does not: a renewed
+        brokerage session (its generation), a confirmed contact with the current one, or
+        that it is gone or competing.
+
+        A newer generation means snapshots, suppressions and priming of the old one died
+        (the shared priming tells whether this generation is primed already); a peer's
+        confirmation of the same generation means an authenticated answer here is that
+        same session, not a new one.
+        """
+        with self._locked():
+            if grant.generation > self._generation:
+                log.info("session.generation_from_peer", generation=grant.generation)
+                self._generation = grant.generation
+            mine = None if self._last_contact_at is None else self._last_contact_at.timestamp()
+            learned = grant.learned
+            if learned is not None and learned[0] == _S.AUTHENTICATED.name:
+                if grant.contact is not None and (mine is None or grant.contact > mine):
+                    self._confirm_contact(at=grant.contact)
+                return
+            if learned is None or mine is None or learned[1] <= mine:
+                return
+            state = _LEARNABLE.get(learned[0])
+            if state is not None and self._machine.state in (_S.AUTHENTICATED, _S.STALE):
+                self._known = state
+                self._machine.transition(state, "learned from another manager of the gateway")
 
     @contextlib.contextmanager
     def _order_flow(self, row: Endpoint) -> Iterator[None]:
@@ -682,12 +721,13 @@ class SessionManager:
 
     def _move(self, state: SessionState, reason: str) -> None:
         """The one place the manager changes state; remembers what the session was known
-        to be before the gateway went out of reach."""
+        to be before the gateway went out of reach, and tells the other managers of the
+        gateway what it learned about the brokerage session (good news clears bad)."""
         if state is not _S.DISCONNECTED and state is not _S.RESET_WINDOW:
             self._known = state
-        if state in (_S.COMPETING, _S.UNAUTHENTICATED):
+        changed = self._machine.transition(state, reason)
+        if changed and state in _SHARED_NEWS:
             self._coordinator.note_state(state.name, self._wall(), reason)
-        self._machine.transition(state, reason)
 
     def _confirm_contact(self, at: float | None = None) -> None:
         """The session was confirmed now (or at ``at``, epoch s, by another manager).

@@ -111,19 +111,20 @@ class Pacer:
         *,
         opens_question: bool = False,
         max_wait: float | None = None,
-    ) -> Iterator[None]:
+    ) -> Iterator[Grant]:
         """Hold a place for one request ``method path`` (send it inside the ``with``).
 
         ``opens_question``: an order that may come back as a question; it waits until no
         other manager's request is in flight and keeps everyone else's out until the
         question is answered (the session releases the hold). ``max_wait`` overrides the
-        pacer's for this request (the keep-alive waits little).
+        pacer's for this request (the keep-alive waits little). The ``Grant`` it yields
+        carries the shared session's news (generation, what another manager learned).
         """
         budgets = self._budgets_for(method, path)
         limit = self._max_wait if max_wait is None else max_wait
         grant = self._acquire(budgets, method, path, opens_question, limit)
         try:
-            yield
+            yield grant
         finally:
             self._coordinator.finish_slot(grant, self._wall())
             with self._answers:

@@ -75,11 +75,20 @@ class Budget:
 
 @dataclass(frozen=True)
 class Grant:
-    """The entries a granted request holds; give it back with ``finish_slot``."""
+    """The entries a granted request holds; give it back with ``finish_slot``.
+
+    It also carries the news of the shared session read in the same transaction: the
+    brokerage generation and the last state some manager learned (with its epoch time),
+    so a manager hears of another's recovery or competing login without asking.
+    """
 
     token: str
     budgets: tuple[Budget, ...]
     opens_question: bool = False
+    generation: int = 0
+    learned: tuple[str, float] | None = None
+    contact: float | None = None
+    """The last time any manager of the gateway confirmed the brokerage session."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,7 @@ class Coordinator:
         token = f"{self.holder}#{next(self._tokens)}"
         penalty_key = self._key("penalty")
         question_key = self._key("lease", QUESTION_LEASE)
+        session_key = self._key("session")
         budget_keys = self._keys_of(tuple(budgets))
 
         def change(values: Values) -> Grant | Wait:
@@ -240,9 +250,21 @@ class Coordinator:
                 values[key].append([token, now, None, now + self.flight_ttl])
             if opens_question:
                 values[question_key] = [self.holder, now + self.flight_ttl]
-            return Grant(token, tuple(budgets), opens_question)
+            shared = SharedSession.from_value(values.get(session_key), None)
+            learned = None
+            if shared.state is not None and shared.state_at is not None:
+                learned = (shared.state, float(shared.state_at))
+            return Grant(
+                token,
+                tuple(budgets),
+                opens_question,
+                shared.generation,
+                learned,
+                shared.last_contact,
+            )
 
-        return self.store.update([penalty_key, question_key, *budget_keys], change)
+        keys = [penalty_key, question_key, session_key, *budget_keys]
+        return self.store.update(keys, change)
 
     def finish_slot(self, grant: Grant, now: float) -> None:
         """The answer is back: rate entries count from ``now``; concurrency places free."""

@@ -137,3 +137,43 @@ def test_listeners_may_use_the_session_they_listen_to(
     manager.on_transition(lambda old, new, reason: seen.append(manager.state))
     manager.refresh()
     assert seen == [S.AUTHENTICATED]
+
+
+def test_a_peers_recovery_is_heard_without_recovering_or_priming_again(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/iserver/account/orders", {"orders": []})
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first.request("GET", "/iserver/account/orders")
+    second.request("GET", "/iserver/account/orders")
+    status = URL + "/v1/api/iserver/auth/status"
+    gateway.mock.replace("POST", status, json=auth_body(authenticated=False))
+    first.refresh()  # the brokerage session died; the first manager heals it
+    gateway.mock.replace("POST", status, json=auth_body())
+    first.request("GET", "/iserver/account/orders")
+    assert first.brokerage_generation == 2
+    gateway.forget()
+    second.request("GET", "/iserver/account/orders")  # carries the news
+    second.request("GET", "/iserver/account/orders")
+    assert second.brokerage_generation == 2
+    assert "POST /iserver/auth/ssodh/init" not in gateway.sent()
+    assert "GET /iserver/accounts" not in gateway.sent()  # primed once, by the first
+
+
+def test_a_competing_login_one_manager_saw_is_known_to_the_others(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/portfolio/U1234567/ledger", {})
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first.refresh()
+    second.refresh()
+    status = URL + "/v1/api/iserver/auth/status"
+    gateway.mock.replace("POST", status, json=auth_body(competing=True))
+    clock.advance(2)
+    assert first.refresh() is S.COMPETING
+    second.request("GET", "/portfolio/U1234567/ledger")
+    assert second.state is S.COMPETING  # its next /iserver call probes before sending

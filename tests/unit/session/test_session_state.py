@@ -35,6 +35,8 @@ def test_a_change_is_logged_once_and_told_to_every_listener() -> None:
     with capture_logs() as logs:
         assert machine.transition(S.AUTHENTICATED, "probe") is True
         assert machine.transition(S.AUTHENTICATED, "probe again") is False
+        assert heard == []  # listeners hear of it when the owner lets go of its locks
+        machine.deliver()
     assert machine.state is S.AUTHENTICATED
     assert heard == [(S.UNKNOWN, S.AUTHENTICATED, "probe")]
     assert transitions_logged(logs) == [("UNKNOWN", "AUTHENTICATED", "probe")]
