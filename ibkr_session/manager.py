@@ -41,6 +41,7 @@ from ibkr_session.coordination import (
     CoordinationChoice,
     Coordinator,
     Grant,
+    Wait,
     open_coordination,
 )
 from ibkr_session.coordination.shared import KEEPALIVE_LEASE, QUESTION_LEASE, RECOVERY_LEASE
@@ -249,7 +250,8 @@ class SessionManager:
             with self._order_flow(row):
                 ticket = self._guard(row, method, path)
                 try:
-                    return send(sent_in=ticket.generation)
+                    with self._account_in_use(row):
+                        return send(sent_in=ticket.generation)
                 except (NotAuthenticatedError, NotPrimedError) as exc:
                     # Refused without being acted on (the brokerage session died since the
                     # last probe, or is not primed): mending the session and sending the
@@ -258,7 +260,8 @@ class SessionManager:
                         "session.refused_before_acting", method=method, path=path, error=exc.msg
                     )
                     ticket = self._mend(row, method, path, ticket, exc)
-                return send(sent_in=ticket.generation)
+                with self._account_in_use(row):
+                    return send(sent_in=ticket.generation)
         finally:
             self._machine.deliver()
 
@@ -516,6 +519,7 @@ class SessionManager:
             self._exchange(_ACCOUNTS, "GET", _ACCOUNTS.template)
             if self._account_id is not None:
                 self._exchange(_SELECT, "POST", _SELECT.template, json={"acctId": self._account_id})
+            self._coordinator.select_account(self._account_id)
             ids = list(dict.fromkeys([*self._suppressed, *shared.suppressed]))
             for start in range(0, len(ids), _SUPPRESS_BATCH):
                 batch = ids[start : start + _SUPPRESS_BATCH]
@@ -632,6 +636,29 @@ class SessionManager:
             if state is not None and self._machine.state in (_S.AUTHENTICATED, _S.STALE):
                 self._known = state
                 self._machine.transition(state, "learned from another manager of the gateway")
+
+    @contextlib.contextmanager
+    def _account_in_use(self, row: Endpoint) -> Iterator[None]:
+        """For a request that depends on the gateway's selected account: make it this
+        manager's account, and keep any other account from being selected until the
+        answer is back (workers of one user with different accounts share one gateway)."""
+        if not row.account_bound or self._account_id is None:
+            yield
+            return
+        account = self._account_id
+        while True:
+            use = self._coordinator.use_account(account, self._wall())
+            if not isinstance(use, Wait):
+                break
+            self._stop.wait(use.seconds)  # real time: another's answer frees it, not the clock
+        must_select, token = use
+        try:
+            if must_select:
+                self._exchange(_SELECT, "POST", _SELECT.template, json={"acctId": account})
+                self._coordinator.select_account(account)
+            yield
+        finally:
+            self._coordinator.done_with_account(token)
 
     @contextlib.contextmanager
     def _order_flow(self, row: Endpoint) -> Iterator[None]:

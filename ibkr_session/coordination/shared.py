@@ -386,6 +386,44 @@ class Coordinator:
         """The account the gateway has selected for every manager of it."""
         self._change_session(lambda data: data.__setitem__("account", account_id))
 
+    def use_account(self, account_id: str, now: float) -> tuple[bool, str] | Wait:
+        """Start a request that depends on the selected account being ``account_id``.
+
+        ``(must_select, token)``: whether the gateway must select it first, and the token
+        to give back with ``done_with_account``. While another account's requests are in
+        flight, a ``Wait``: selecting ours then would answer theirs for the wrong account.
+        """
+        token = f"{self.holder}#{next(self._tokens)}"
+        session_key, users_key = self._key("session"), self._key("account-users")
+
+        def change(values: Values) -> tuple[bool, str] | Wait:
+            session = values.get(session_key)
+            selected = session.get("account") if isinstance(session, dict) else None
+            users = values.get(users_key)
+            live = {
+                name: row
+                for name, row in (users.items() if isinstance(users, dict) else ())
+                if row[1] > now
+            }
+            if selected != account_id and any(row[0] != account_id for row in live.values()):
+                return Wait(FLIGHT_POLL, "another account's requests", in_flight=True)
+            live[token] = [account_id, now + self.flight_ttl]
+            values[users_key] = live
+            return selected != account_id, token
+
+        return self.store.update([session_key, users_key], change)
+
+    def done_with_account(self, token: str) -> None:
+        """The request of ``use_account``'s ``token`` has its answer."""
+        key = self._key("account-users")
+
+        def change(values: Values) -> None:
+            users = values.get(key)
+            if isinstance(users, dict) and token in users:
+                values[key] = {name: row for name, row in users.items() if name != token}
+
+        self.store.update([key], change)
+
     def remember_suppressed(self, message_ids: Iterable[str]) -> tuple[str, ...]:
         """Add to the union of every manager's suppressed question ids; the union."""
         new = list(message_ids)

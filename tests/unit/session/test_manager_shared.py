@@ -6,13 +6,14 @@ share one over a file or Redis (tests/integration/coordination runs those).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 import requests
 
 from ibkr_session import ManualClock, SessionManager, SessionState
-from ibkr_session.coordination import Coordinator, MemoryStore
+from ibkr_session.coordination import Coordinator, MemoryStore, Wait
 from ibkr_session.errors import GatewayUnreachableError, RateLimitedError
 from tests.unit.session.session_fakes import URL, FakeGateway, auth_body
 
@@ -177,3 +178,53 @@ def test_a_competing_login_one_manager_saw_is_known_to_the_others(
     assert first.refresh() is S.COMPETING
     second.request("GET", "/portfolio/U1234567/ledger")
     assert second.state is S.COMPETING  # its next /iserver call probes before sending
+
+
+def test_workers_with_different_accounts_select_theirs_before_account_bound_calls(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/iserver/account/orders", {"orders": []})
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(
+        coordination=Coordinator(shared.store, namespace=URL), account_id="U7654321"
+    )
+    first.request("GET", "/iserver/account/orders")
+    gateway.forget()
+    second.request("GET", "/iserver/account/orders")
+    first.request("GET", "/iserver/account/orders")
+    first.request("GET", "/iserver/account/orders")
+    selects = [
+        gateway.body(index)["acctId"]
+        for index, sent in enumerate(gateway.sent())
+        if sent == "POST /iserver/account"
+    ]
+    assert selects == ["U7654321", "U1234567"]  # each switch once, not per call
+
+
+def test_another_accounts_call_in_flight_holds_a_switch_until_its_answer(
+    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+) -> None:
+    gateway.serve_session()
+    gateway.on("GET", "/iserver/account/orders", {"orders": []})
+    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    second = make_manager(
+        coordination=Coordinator(shared.store, namespace=URL), account_id="U7654321"
+    )
+    first.request("GET", "/iserver/account/orders")
+    second.refresh()
+    peer = Coordinator(shared.store, namespace=URL)
+    use = peer.use_account("U1234567", clock.now().timestamp())  # first's call, in flight
+    assert not isinstance(use, Wait)
+    done = threading.Event()
+    worker = threading.Thread(
+        target=lambda: (second.request("GET", "/iserver/account/orders"), done.set())
+    )
+    gateway.forget()
+    worker.start()
+    assert not done.wait(0.3)  # the switch to U7654321 waits for the answer
+    assert "POST /iserver/account" not in gateway.sent()
+    peer.done_with_account(use[1])
+    assert done.wait(5)
+    worker.join(5)
+    assert gateway.sent()[-2:] == ["POST /iserver/account", "GET /iserver/account/orders"]
