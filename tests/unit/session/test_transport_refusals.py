@@ -34,7 +34,8 @@ PLACE = "/iserver/account/U1234567/orders"
 
 def answer(status: int, body: Any, *, path: str = "/iserver/marketdata/snapshot") -> Any:
     content = json.dumps(body).encode()
-    return interpret("GET", path, status, JSON, content, gateway_url=URL, now=NOW)
+    method = "POST" if path == PLACE else "GET"
+    return interpret(method, path, status, JSON, content, gateway_url=URL, now=NOW)
 
 
 @pytest.mark.parametrize(
