@@ -403,7 +403,9 @@ class AuthStatus(_View):
         verdict = SessionAuthStatus.from_answer(payload)
         if verdict is None or not isinstance(payload, Mapping):
             raise _malformed(cls, payload, "no authStatus with 'authenticated' in the answer")
-        status = payload.get("iserver", {}).get("authStatus", payload)
+        nested = payload.get("iserver")
+        inner = nested.get("authStatus") if isinstance(nested, Mapping) else None
+        status = inner if isinstance(inner, Mapping) else payload
         return super().from_json(
             {
                 **status,
