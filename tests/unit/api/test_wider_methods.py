@@ -675,3 +675,20 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_sent(
 
     assert raised.value.field == field
     assert gateway.sent(include_session=True) == []
+
+
+@pytest.mark.xfail(
+    reason="needs SessionManager.forget_suppressed(): the session re-applies remembered "
+    "suppressions after every re-login, undoing the reset",
+    strict=False,
+)
+def test_a_reset_is_not_undone_by_the_next_re_login(client: IbkrClient, gateway: Gateway) -> None:
+    gateway.answer("POST", "/iserver/questions/suppress", {"status": "submitted"})
+    gateway.answer("POST", "/iserver/questions/suppress/reset", {"status": "submitted"})
+    client.suppress_messages(["o163"])
+    client.reset_suppressed_messages()
+    # A 401 ends the brokerage session; the call recovers and re-sends.
+    gateway.answer("GET", "/iserver/contract/8314/info", Reply(401), {"con_id": 8314})
+
+    assert client.get_contract_details(8314) == {"con_id": 8314}
+    assert "POST /iserver/questions/suppress" not in gateway.paths()[2:]
