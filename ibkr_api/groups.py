@@ -16,7 +16,8 @@ One POST ``/iserver/account/{acct}/orders`` carries the whole group, ``{"orders"
   * no leg found: the group is resent under the *same* cOIDs, so should it exist after
     all, the gateway refuses the copy instead of trading twice;
   * some legs found: only the missing legs are resent (same cOIDs), never the found ones;
-    the answer then lists the found legs (reconciled) and the resend's answer;
+    the answer then lists the resend's answer first (a question stays ``answer[0]``), then
+    the found legs (reconciled);
 
 - a "``Local order ID=<cOID> is already registered``" refusal is reconciled the same way;
 - when nothing can be established, ``OrderOutcomeUnknownError`` (also the original
@@ -116,7 +117,8 @@ class GroupDesk:
                 return self._after_ambiguity(exc, pending, found_before, lookups=1)
             settled = self._desk._settle(answer, target)
             if found_before and isinstance(settled, list):
-                return [*found_before, *settled]
+                # The resend's answer first: a question stays ``answer[0]``, as recipes read it.
+                return [*settled, *found_before]
             return settled
 
         def run() -> Any:

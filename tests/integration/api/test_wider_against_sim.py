@@ -114,6 +114,7 @@ def test_scanner_runs_are_paced_at_one_per_second(
 
     assert all("contracts" in run for run in runs)
     assert clock.monotonic() - started >= 2.0  # three runs need two full seconds between
+    assert [r for r in sim.requests if r.status == 429] == []
     assert ibkr.get_scanner_params() == params  # cached: no second request within 15 min
 
 

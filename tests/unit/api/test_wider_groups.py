@@ -188,8 +188,8 @@ def test_a_lost_answer_with_some_legs_live_resends_only_the_missing_ones(
 
     legs = bracket_legs()
     assert posts(gateway) == [{"orders": legs}, {"orders": [legs[2]]}]
-    assert [row.get("coid") for row in answer] == [ENTRY, f"{ENTRY}-tp", None]
-    assert answer[2] == submitted(3)[0]
+    assert [row.get("coid") for row in answer] == [None, ENTRY, f"{ENTRY}-tp"]
+    assert answer[0] == submitted(3)[0]
 
 
 def test_a_duplicate_refusal_is_reconciled_to_the_legs_not_a_second_group(
@@ -250,3 +250,17 @@ def test_a_rejected_group_is_raised_once_and_never_looked_up(
 
     assert raised.value.coid == ENTRY
     assert gateway.paths() == [f"POST {PLACE}"]
+
+
+def test_a_question_on_the_resend_of_missing_legs_stays_first_for_the_recipe(
+    client: IbkrClient, gateway: Gateway
+) -> None:
+    question = [{"id": "q5", "message": ["sure?"], "isSuppressed": False, "messageIds": ["o354"]}]
+    gateway.answer("POST", PLACE, requests.exceptions.ReadTimeout("lost"), question)
+    gateway.answer("GET", LIVE, live(ENTRY))
+
+    answer = place_bracket(client)
+
+    assert "message" in answer[0]
+    assert [row.get("coid") for row in answer[1:]] == [ENTRY]
+    assert [leg["cOID"] for leg in posts(gateway)[1]["orders"]] == [f"{ENTRY}-tp", f"{ENTRY}-sl"]
