@@ -201,3 +201,22 @@ def test_session_and_market_data_housekeeping(ibkr: IbkrClient) -> None:
     assert isinstance(ibkr.get_notifications(), list)
     assert "status" in ibkr.reset_suppressed_messages()
     assert ibkr.request("GET", "/fyi/unreadnumber") is not None
+
+
+def test_an_oca_group_cancels_the_rest_when_one_fills(
+    ibkr: IbkrClient, sim: SimulatedGateway, clock: ManualClock
+) -> None:
+    last = last_price(ibkr, AAPL)
+    legs = [
+        {"conid": AAPL, "side": "SELL", "quantity": 5, "order_type": "LMT", "price": p, "coid": c}
+        for p, c in ((round(last * 1.02, 2), "it-oca-a"), (round(last * 1.025, 2), "it-oca-b"))
+    ]
+    answer = confirm_all(ibkr, ibkr.place_orders(ACCOUNT, legs, oca=True))
+    assert len(answer) == 2
+
+    sim.set_price(AAPL, last * 1.021)  # crosses the first leg only
+    clock.advance(6)
+
+    orders = by_coid(ibkr)
+    assert orders["it-oca-a"]["status"] == "Filled"
+    assert orders["it-oca-b"]["status"] == "Cancelled"
