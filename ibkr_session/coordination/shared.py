@@ -57,6 +57,12 @@ LONGEST_PENALTY = 900.0
 """A penalty further away than this (IBKR's box is 10-15 minutes) means the clock moved
 back since it was set: it is ignored rather than believed for hours."""
 
+CLOCK_MOVED_BACK = 60.0
+"""Seconds an entry may start after a reader's ``now`` and still count. Managers read their
+clocks before their update runs, so a racer's entry is often a little "in the future"
+(by the time a store operation takes: milliseconds, at most its timeout); only an entry
+further ahead means a clock that moved back (a virtual clock set earlier), and is ignored."""
+
 QUESTION_LEASE = "question"
 KEEPALIVE_LEASE = "keepalive"
 RECOVERY_LEASE = "recovery"
@@ -513,7 +519,7 @@ def _live_entries(value: Any, budget: Budget, now: float, skew: float) -> list[l
     live: list[list[Any]] = []
     for entry in value:
         token, started, ended, deadline = entry
-        if started > now + skew:
+        if started > now + skew + CLOCK_MOVED_BACK:
             continue  # the clock moved back since: this entry's times mean nothing now
         if ended is None and now >= deadline:
             ended = deadline

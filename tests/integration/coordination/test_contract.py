@@ -126,6 +126,22 @@ def test_a_budget_is_shared_and_counted_until_the_answer(backend: Backend) -> No
     assert isinstance(two.take_slot([GLOBAL], 102.0), Grant)
 
 
+def test_a_racer_whose_clock_read_a_hair_later_still_counts(backend: Backend) -> None:
+    """Managers read the time before their update runs: the one that commits first may
+    hold a slightly later ``now``. Its entry counts for the other all the same."""
+    tickle = Budget("tickle", capacity=1, window=1.0)
+    first, second = coordinator(backend), coordinator(backend)
+    assert isinstance(first.take_slot([tickle], 100.004), Grant)
+    assert isinstance(second.take_slot([tickle], 100.0), Wait)
+
+
+def test_entries_from_a_clock_that_moved_back_far_are_ignored(backend: Backend) -> None:
+    first, second = coordinator(backend), coordinator(backend)
+    assert isinstance(first.take_slot([HISTORY] * 1, 86_400.0), Grant)
+    for _ in range(5):  # a day earlier: the entry above means nothing
+        assert isinstance(second.take_slot([HISTORY], 0.0), Grant)
+
+
 def test_history_places_are_leases_a_crash_gives_back(backend: Backend) -> None:
     crashed = coordinator(backend, flight_ttl=30.0)
     for _ in range(5):
