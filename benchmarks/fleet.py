@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
 import os
@@ -265,6 +264,7 @@ TARGET_RATIO = 0.9
 WARMUP = 2.0
 """Seconds of each fleet run left out of the ratio (the first window's burst)."""
 FLEET_SIZES = (1, 2, 4, 8)
+MAX_WAIT = 5.0
 KINDS: dict[str, Callable[[Any], object]] = {
     "snapshot": lambda c: c.get_market_snapshot([AAPL], ["31", "84", "86"]),
     "orders": lambda c: c.get_orders(),
@@ -296,14 +296,16 @@ def _fleet_worker(url: str, coordination: str, seconds: float, pipe: Any) -> Non
     import threading
 
     from ibkr_api.client import IbkrClient
-    from ibkr_session.errors import IbkrError, RateLimitedError
+    from ibkr_session.errors import RateLimitedError
 
     quiet_logs()
-    client = IbkrClient(url, coordination=coordination, timeout=30.0, pacing_max_wait=3600.0)
+    # A wait longer than MAX_WAIT (a 1-per-5 s row shared by 8) is refused at once and
+    # slept off: every thread then stops soon after the run's end.
+    client = IbkrClient(url, coordination=coordination, timeout=30.0, pacing_max_wait=MAX_WAIT)
     counts = {"ok": 0, "rate_limited": 0, "errors": 0}
     lock = threading.Lock()
-    with contextlib.suppress(IbkrError):
-        client.get_accounts()  # the session's own first requests, before the clock starts
+    # No warm-up call: /portfolio/accounts is 1 per 5 s for the whole fleet (8 workers
+    # would queue 44 s for it); the session's own first requests fall in the 2 s left out.
     pipe.send("ready")
     start_at = pipe.recv()
     time.sleep(max(0.0, start_at - time.time()))
@@ -314,20 +316,27 @@ def _fleet_worker(url: str, coordination: str, seconds: float, pipe: Any) -> Non
             try:
                 call(client)
                 outcome = "ok"
-            except RateLimitedError:
+            except RateLimitedError as exc:  # refused before sending: a long pacing wait
                 outcome = "rate_limited"
-            except IbkrError:
+                time.sleep(max(0.0, min(exc.retry_after, end - time.time())))
+            except Exception as exc:  # counted by name: the run must report, not hang
                 outcome = "errors"
+                name = type(exc).__name__
+                with lock:
+                    failures[name] = failures.get(name, 0) + 1
             with lock:
                 counts[outcome] += 1
 
-    threads = [threading.Thread(target=loop, args=(call,)) for call in KINDS.values()]
+    failures: dict[str, int] = {}
+    threads = [threading.Thread(target=loop, args=(call,), daemon=True) for call in KINDS.values()]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    client.close()
-    pipe.send(counts)
+        thread.join(timeout=seconds + 60)
+    hung = sum(thread.is_alive() for thread in threads)
+    pipe.send({**counts, "hung_threads": hung, "failures": failures})
+    if not hung:
+        client.close()
 
 
 def run_fleet(size: int, coordination: str, seconds: float) -> dict[str, Any]:
@@ -347,17 +356,27 @@ def run_fleet(size: int, coordination: str, seconds: float) -> dict[str, Any]:
             pipes.append(mine)
             workers.append(worker)
         for pipe in pipes:
-            assert pipe.recv() == "ready"
+            if not pipe.poll(120) or pipe.recv() != "ready":
+                raise RuntimeError("a fleet worker did not start")
         start_at = time.time() + 0.5
         for pipe in pipes:
             pipe.send(start_at)
-        counts = [pipe.recv() for pipe in pipes]
+        counts = []
+        for pipe in pipes:
+            if pipe.poll(seconds + 90):
+                counts.append(pipe.recv())
+            else:
+                counts.append({"ok": 0, "rate_limited": 0, "errors": 0, "hung_threads": -1})
         for worker in workers:
-            worker.join(timeout=60)
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
     finally:
         sim_pipe.send("report")
-        log = sim_pipe.recv()
+        log = sim_pipe.recv() if sim_pipe.poll(60) else []
         sim.join(timeout=30)
+        if sim.is_alive():
+            sim.kill()
     # Steady state: the first seconds hold the burst an empty window allows (10 at once).
     begin = start_at + WARMUP
     during = [entry for entry in log if begin <= entry[0] < start_at + seconds]
@@ -371,10 +390,26 @@ def run_fleet(size: int, coordination: str, seconds: float) -> dict[str, Any]:
         "achieved_per_s": round(achieved, 2),
         "ratio": round(achieved / PERMITTED, 3),
         "rate_limited_429": sum(1 for entry in log if entry[3] == 429),
+        "rate_limited_paths": _merged(
+            [{f"{entry[1]} {entry[2]}": 1} for entry in log if entry[3] == 429]
+        ),
+        "first_429_at": next(
+            (round(entry[0] - start_at, 3) for entry in log if entry[3] == 429), None
+        ),
         "calls_ok": sum(c["ok"] for c in counts),
         "calls_refused_rate_limited": sum(c["rate_limited"] for c in counts),
         "calls_other_errors": sum(c["errors"] for c in counts),
+        "failures": _merged([c.get("failures", {}) for c in counts]),
+        "workers_hung": sum(1 for c in counts if c["hung_threads"]),
     }
+
+
+def _merged(failures: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in failures:
+        for name, count in one.items():
+            total[name] = total.get(name, 0) + count
+    return total
 
 
 def measure_fleet(seconds: float, directory: Path, redis_url: str) -> dict[str, Any]:
