@@ -72,10 +72,17 @@ from ibkr_api.shapes import (
     WatchlistAnswer,
     WatchlistsAnswer,
 )
-from ibkr_api.slow import Cache, SlowRow
+from ibkr_api.slow import SLOW_ROW_SECONDS, Cache, SlowRow
 from ibkr_api.snapshot import GenerationMemory, SnapshotReader, ask_until
 from ibkr_api.stream import Stream
-from ibkr_session.endpoints import DEFAULT_GATEWAY_URL, Kind, endpoint, endpoint_for
+from ibkr_session.endpoints import (
+    DEFAULT_GATEWAY_URL,
+    ENDPOINTS,
+    PACING_ROWS,
+    Kind,
+    endpoint,
+    endpoint_for,
+)
 from ibkr_session.errors import (
     GatewayUnreachableError,
     IbkrAPIError,
@@ -101,13 +108,13 @@ MAX_POSITION_PAGES = 100
 
 _ORDERS_PATH = "/iserver/account/orders"
 
-_SLOW_ROWS = (
-    ("scanner-params", "GET", "/iserver/scanner/params"),
-    ("pa-performance", "POST", "/pa/performance"),
-    ("pa-summary", "POST", "/pa/summary"),
-    ("pa-transactions", "POST", "/pa/transactions"),
+_SLOW_ROWS = tuple(
+    (row.pacing, row.method, row.template)
+    for row in ENDPOINTS
+    if row.pacing is not None and PACING_ROWS[row.pacing].per >= SLOW_ROW_SECONDS
 )
-"""The 15-minute rows of IBKR-FACTS §3: refused at once when spent (``ibkr_api.slow``)."""
+"""The endpoints of the table on a slow pacing row (scanner params, ``/pa/*``): refused at
+once when spent, never waited for (``ibkr_api.slow``)."""
 
 
 class IbkrClient:

@@ -28,10 +28,13 @@ from ibkr_session.clock import Clock
 from ibkr_session.endpoints import PACING_ROWS
 from ibkr_session.errors import RateLimitedError
 
-__all__ = ["PACER_SAFETY", "Cache", "SlowRow"]
+__all__ = ["PACER_SAFETY", "SLOW_ROW_SECONDS", "Cache", "SlowRow"]
 
 PACER_SAFETY = 0.9
 """The fraction of a rate the session's pacer uses (``Pacer(safety=0.9)``)."""
+
+SLOW_ROW_SECONDS = 300.0
+"""A pacing row allowing one request per this long or longer is never waited for."""
 
 T = TypeVar("T")
 
