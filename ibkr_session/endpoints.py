@@ -318,7 +318,7 @@ def endpoint(name: str) -> Endpoint:
     return _BY_NAME[name]
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def endpoint_for(method: str, path: str) -> Endpoint:
     """The row of ``method path`` (path relative to ``/v1/api``, query string ignored).
 

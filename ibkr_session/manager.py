@@ -345,7 +345,13 @@ class SessionManager:
                 with self._locked():
                     self._probe(max_wait=_KEEPALIVE_MAX_WAIT)
             else:
-                self._exchange(_TICKLE, "POST", _TICKLE.template, max_wait=_KEEPALIVE_MAX_WAIT)
+                self._exchange(
+                    _TICKLE,
+                    "POST",
+                    _TICKLE.template,
+                    sent_in=self._generation,
+                    max_wait=_KEEPALIVE_MAX_WAIT,
+                )
         except ResetWindowError as exc:
             log.info("session.keepalive_in_reset_window", detail=str(exc))
         except IbkrError as exc:
@@ -597,7 +603,7 @@ class SessionManager:
         finally:
             if grant is not None:
                 self._hear_from_others(grant)
-        self._learn_from_answer(row, answer)
+        self._learn_from_answer(row, answer, sent_in)
         return answer
 
     @contextlib.contextmanager
@@ -679,7 +685,7 @@ class SessionManager:
             with self._lock:
                 self._orders_in_flight -= 1
 
-    def _learn_from_answer(self, row: Endpoint, answer: Any) -> None:
+    def _learn_from_answer(self, row: Endpoint, answer: Any, sent_in: int | None) -> None:
         with self._locked():
             self._failures = 0
             self._next_probe = -math.inf
@@ -687,7 +693,7 @@ class SessionManager:
                 self._note_question(row, answer)
             status = AuthStatus.from_answer(answer) if row.name in _STATUS_ROWS else None
             if status is not None:
-                self._apply_status(status, row.template)
+                self._apply_status(status, row.template, sent_in)
             elif row.guarded and self._machine.state is _S.AUTHENTICATED:
                 self._confirm_contact()
 
@@ -731,8 +737,12 @@ class SessionManager:
             if verdict.state is not None:
                 self._move(verdict.state, verdict.reason)
 
-    def _apply_status(self, status: AuthStatus, source: str) -> None:
+    def _apply_status(self, status: AuthStatus, source: str, sent_in: int | None) -> None:
         if self._window() is not None:
+            return
+        if sent_in is not None and sent_in != self._generation and not status.authenticated:
+            # Bad news about a brokerage session that was renewed while it travelled.
+            log.info("session.status_predates_renewal", sent_in=sent_in, source=source)
             return
         known = self._known if self._last_contact_at is not None else _S.UNKNOWN
         window_passed = self._last_contact_at is not None and self.schedule.window_passed(

@@ -302,9 +302,17 @@ class _Watchdog:
         self._heap: list[tuple[float, int, RequestWatch]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._purge_at = _PURGE_MINIMUM
 
     def arm(self, watch: RequestWatch) -> None:
         with self._cond:
+            if len(self._heap) >= self._purge_at:
+                # Finished requests wait in the heap for their deadline; drop them in bulk
+                # once they are most of it, so a busy client holds no more than twice the
+                # requests actually in flight.
+                self._heap = [entry for entry in self._heap if not entry[2].finished]
+                heapq.heapify(self._heap)
+                self._purge_at = max(_PURGE_MINIMUM, 2 * len(self._heap))
             heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -330,6 +338,7 @@ class _Watchdog:
                 watch.expire()
 
 
+_PURGE_MINIMUM = 256
 _WATCHDOG = _Watchdog()
 
 
