@@ -659,9 +659,7 @@ class IbkrClient:
         """``POST /iserver/questions/suppress/reset``: every question asks again; the
         suppressions ``suppress_messages`` remembered are no longer re-applied."""
         answer = self._read("POST", endpoint("suppress_reset").path())
-        forget = getattr(self._session, "forget_suppressed", None)
-        if callable(forget):
-            forget()
+        self._session.forget_suppressed()
         return cast(StatusAnswer, answer)
 
     # -- accounts and portfolio, wider ---------------------------------------------------

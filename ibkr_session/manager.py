@@ -286,6 +286,13 @@ class SessionManager:
         with self._lock:
             self._suppressed.update(dict.fromkeys(union))
 
+    def forget_suppressed(self) -> None:
+        """``/iserver/questions/suppress/reset`` was sent: suppress nothing again after a
+        re-login (for every manager of the gateway: the reset is the gateway's)."""
+        self._coordinator.forget_suppressed()
+        with self._lock:
+            self._suppressed.clear()
+
     def question_pending(self, reply_id: str) -> None:
         """An order question awaits its reply: send nothing extra for ``question_hold`` s."""
         with self._lock:

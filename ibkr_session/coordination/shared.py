@@ -392,6 +392,10 @@ class Coordinator:
         """The account the gateway has selected for every manager of it."""
         self._change_session(lambda data: data.__setitem__("account", account_id))
 
+    def forget_suppressed(self) -> None:
+        """The gateway's suppressions were reset: nobody re-sends the old ids."""
+        self._change_session(lambda data: data.__setitem__("suppressed", []))
+
     def use_account(self, account_id: str, now: float) -> tuple[bool, str] | Wait:
         """Start a request that depends on the selected account being ``account_id``.
 

@@ -677,11 +677,6 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_sent(
     assert gateway.sent(include_session=True) == []
 
 
-@pytest.mark.xfail(
-    reason="needs SessionManager.forget_suppressed(): the session re-applies remembered "
-    "suppressions after every re-login, undoing the reset",
-    strict=False,
-)
 def test_a_reset_is_not_undone_by_the_next_re_login(client: IbkrClient, gateway: Gateway) -> None:
     gateway.answer("POST", "/iserver/questions/suppress", {"status": "submitted"})
     gateway.answer("POST", "/iserver/questions/suppress/reset", {"status": "submitted"})
