@@ -32,7 +32,10 @@ TIME_IN_FORCE = frozenset({"DAY", "GTC", "IOC", "OPG", "PAX", "FOK"})
 NEEDS_LIMIT = frozenset({"LMT", "STOP_LIMIT", "TRAILLMT"})
 """Order types whose ``price`` (the limit) is required."""
 NEEDS_STOP = frozenset({"STP", "STOP_LIMIT"})
-"""Order types whose ``auxPrice`` (the stop) is required."""
+"""Order types whose stop is required: ``auxPrice``; a ``STP`` order may carry it in
+``price`` instead (IBKR's spec only says ``price`` is "the order's price, where applicable"
+and ``auxPrice`` is "used in certain order types, such as stop orders": clients send both
+forms, and the gateway takes both)."""
 NEEDS_TRAIL = frozenset({"TRAIL", "TRAILLMT"})
 """Order types that need ``trailingAmt`` and ``trailingType`` ("amt" or "%")."""
 
@@ -112,6 +115,8 @@ def _prices(
     order: Mapping[str, object], order_type: str
 ) -> tuple[float | None, float | None, float | None] | str:
     """(limit, stop, trailing amount) as the order type requires them, or a rejection."""
+    if order_type == "STP" and order.get("auxPrice") is None and order.get("price") is not None:
+        order = {**order, "auxPrice": order["price"], "price": None}
     checked: list[float | None] = []
     for key, required in (
         ("price", order_type in NEEDS_LIMIT),

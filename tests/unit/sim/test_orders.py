@@ -13,6 +13,7 @@ from ibkr_sim.book import Broker
 from ibkr_sim.market import Market
 from ibkr_sim.orders import SimOrder
 from ibkr_sim.refusal import UnknownAccountError, UnknownReplyError
+from ibkr_sim.tickets import parse_ticket
 
 from .conftest import AAPL, ACCOUNT, ES
 
@@ -432,3 +433,14 @@ def test_midprice_fills_at_the_midpoint(broker: Broker, market: Market) -> None:
     last = market.price(AAPL)
     _place(broker, orderType="MIDPRICE")
     assert broker.executions[0].price == pytest.approx(last)
+
+
+@pytest.mark.parametrize("stop_in", ["price", "auxPrice"])
+def test_a_stop_order_may_carry_its_stop_in_price_or_in_aux_price(stop_in: str) -> None:
+    ticket = parse_ticket(_order(orderType="STP", **{stop_in: 150.0}))
+    assert not isinstance(ticket, str), ticket
+    assert (ticket.aux_price, ticket.price) == (150.0, None)
+
+
+def test_a_stop_order_without_any_stop_is_refused() -> None:
+    assert "Missing auxPrice" in str(parse_ticket(_order(orderType="STP")))
