@@ -124,12 +124,7 @@ def make_client(url: str) -> IbkrClient:
     deadline per request, so trickling answers end quickly."""
     clock = ManualClock(MARKET_OPEN)
     transport = Transport(url, clock=clock, timeout=2.0, connect_timeout=1.0, total_timeout=1.0)
-    try:
-        manager = SessionManager(url, clock=clock, transport=transport)  # type: ignore[call-arg]
-    except TypeError:  # a manager without the transport seam: give it this one
-        manager = SessionManager(url, clock=clock, timeout=2.0)
-        manager._transport.close()
-        manager._transport = transport
+    manager = SessionManager(url, clock=clock, transport=transport)
     return IbkrClient(session=manager, retry_attempts=2, rng=random.Random(11))
 
 
