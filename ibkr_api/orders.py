@@ -299,13 +299,21 @@ class OrderDesk:
 
     def _look_up(self, target: _Target, cause: IbkrError) -> Verdict:
         """Judge the live orders; a failing lookup means the outcome is unknown."""
+        # The failure's type, not its text: the text names the path, and with it the
+        # account id, which is logged at debug only.
         log.warning(
-            "ibkr.order.look_up", coid=target.coid, order_id=target.order_id, error=str(cause)
+            "ibkr.order.look_up",
+            coid=target.coid,
+            order_id=target.order_id,
+            error=type(cause).__name__,
         )
+        log.debug("ibkr.order.look_up_detail", coid=target.coid, error=str(cause))
         try:
             return target.judge(self._live_orders())
         except IbkrError as lookup_error:
-            log.warning("ibkr.order.lookup_failed", coid=target.coid, error=str(lookup_error))
+            log.warning(
+                "ibkr.order.lookup_failed", coid=target.coid, error=type(lookup_error).__name__
+            )
             raise _outcome_unknown(cause, target) from cause
 
     def _reconcile_duplicate(self, target: _Target, cause: DuplicateOrderError) -> Any:

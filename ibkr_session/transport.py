@@ -214,9 +214,10 @@ class Transport:
             except _UnreadableError as unreadable:
                 if watch.expired:
                     raise _past_deadline(self.address.root, method, path, watch, total) from None
-                log.warning(
-                    "session.answer_unreadable", method=method, path=path, why=str(unreadable)
-                )
+                # The endpoint's template, not the path: account ids are logged at debug only.
+                endpoint = endpoint_for(method, path).template
+                log.warning("session.answer_unreadable", method=method, endpoint=endpoint)
+                log.debug("session.answer_unreadable_detail", path=path, why=str(unreadable))
                 status = response.status_code
                 if 200 <= status < 300:
                     raise UnreadableAnswerError(

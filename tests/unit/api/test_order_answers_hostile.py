@@ -4,6 +4,7 @@ an answer that is none of IBKR's families is looked up, and every error names th
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 
@@ -156,3 +157,14 @@ def test_a_gateway_gone_before_the_order_left_says_not_sent(
     assert caught.value.maybe_sent is False
     assert caught.value.coid == "bot-9"
     assert gateway.sent("POST", PLACE) == []
+
+
+def test_warnings_about_an_order_never_name_the_account(
+    client: IbkrClient, gateway: HostileGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway.fault(PLACE, KIND["deep-nesting"].reply, acts=True, times=1)
+    with caplog.at_level(logging.INFO):
+        client.place_order(ACCOUNT, 265598, "BUY", 1, coid="bot-10")
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any("bot-10" in message for message in loud)  # the cOID is what to look for
+    assert not [message for message in loud if ACCOUNT in message]
