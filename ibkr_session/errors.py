@@ -3,7 +3,7 @@
 Every failure a worker can meet is one of these, so ``except IbkrError`` is a complete
 safety net and each branch says what to do about it::
 
-    IbkrError
+    IbkrError                       .coid: the order's cOID when a placement failed
     ├── GatewayUnreachableError     connection refused, DNS, TLS handshake, connect timeout,
     │                               read timeout, total deadline; .maybe_sent, .method, .path
     ├── InsecureGatewayError        remote gateway without pin/CA and without insecure=True
@@ -14,7 +14,7 @@ safety net and each branch says what to do about it::
         │   └── NoBridgeError       "no bridge": the brokerage bridge is down; not acted on
         ├── NotPrimedError          "Please query /accounts first" (400, or 500); not acted on
         ├── CompetingSessionError   competing=true; str() contains "competing"
-        ├── RateLimitedError        429; .retry_after
+        ├── RateLimitedError        429; .retry_after (Retry-After clamped to 0-900 s)
         ├── GatewayUnavailableError 5xx, empty 503
         ├── UnreadableAnswerError   2xx that cannot be read: not JSON, too deep, too large
         └── OrderRejectedError      200 with {"error": ...} on order endpoints
