@@ -73,7 +73,9 @@ def open_store(choice: str) -> Store:
 
 
 def _resilient(backend: Store) -> ResilientStore:
-    return ResilientStore(backend, remember=Coordinator.remembered)
+    return ResilientStore(
+        backend, remember=Coordinator.remembered, outage_value=Coordinator.outage_value
+    )
 
 
 def _file_path(url: str) -> Path:

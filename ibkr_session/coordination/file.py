@@ -11,9 +11,13 @@ up. Built on the standard library's ``sqlite3`` alone:
   update); WAL journaling lets readers go on meanwhile and makes a commit a single append
   (``synchronous=NORMAL``: a power cut may lose the last commits, never corrupt the file,
   and coordination state is worth seconds anyway);
-- a lock held by someone else is waited for up to ``timeout`` seconds (SQLite's busy
-  timeout), then the update fails with ``StoreUnavailableError`` — as does an unwritable
-  directory or a corrupt file — and the coordinator degrades instead of hanging a bot;
+- the threads of one process take turns on a lock of their own first, so SQLite's lock
+  is contended by processes only: its busy handler sleeps in growing steps and is not
+  fair, and 8 processes x 6 threads polling it starved a waiter past a second (measured,
+  ``benchmarks/fleet.py``); a lock held by someone else is waited for up to ``timeout``
+  seconds (3), then the update fails with ``StoreUnavailableError`` — as does an
+  unwritable directory or a corrupt file — and the coordinator degrades instead of
+  hanging a bot;
 - connections come from a small pool (``sqlite3`` connections are not for two threads at
   once), opened lazily: constructing the store touches no file, so a bad directory shows up
   as a degraded coordinator, not as a crash at start. A forked child opens its own.
@@ -72,7 +76,7 @@ class FileStore:
     kind = "file"
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 1.0, ttl: float = DEFAULT_TTL
+        self, path: str | os.PathLike[str], *, timeout: float = 3.0, ttl: float = DEFAULT_TTL
     ) -> None:
         self.path = Path(path)
         self.timeout = float(timeout)
@@ -81,6 +85,8 @@ class FileStore:
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
+        self._writer_pid = os.getpid()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -89,6 +95,17 @@ class FileStore:
     # -- the primitive --------------------------------------------------------------------
 
     def update(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
+        if self._writer_pid != os.getpid():  # a forked child: the parent's lock is not ours
+            self._writer, self._writer_pid = threading.Lock(), os.getpid()
+        writer = self._writer
+        if not writer.acquire(timeout=self.timeout):
+            raise StoreUnavailableError(f"{self.path}: busy for {self.timeout} s in this process")
+        try:
+            return self._update(keys, change)
+        finally:
+            writer.release()
+
+    def _update(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
         keys = list(dict.fromkeys(keys))
         with self._connection() as connection:
             try:

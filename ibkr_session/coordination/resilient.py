@@ -10,9 +10,11 @@ interval, not one per request). The first update that reaches the backend again 
 
 While degraded the manager is alone: its pacing must keep to its share of the limits
 (``Coordinator.share``: one over the number of live workers it last saw), and its leases
-are its own. The keys ``remember(key)`` names (``Coordinator.remembered``: the penalty box
-and the session's memory) start from their last shared values, so a manager cut off
-never sends into a penalty box it knew of, nor counts a brokerage generation again.
+are its own. The keys ``remember(key)`` names (``Coordinator.remembered``: the penalty box,
+the session's memory, the pacing windows) start from their last shared values, as
+``outage_value(key, value)`` turns them (``Coordinator.outage_value``: what was in flight
+elsewhere counts as answered when it left), so a manager cut off never sends into a
+penalty box or a full window it knew of, nor counts a brokerage generation again.
 Orders stay exactly-once regardless: that is the cOID rules' business, not coordination's.
 ``update`` raises nothing the backend's failure could cause; an exception
 from ``change`` itself (a bug) still propagates.
@@ -24,7 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ibkr_session.coordination.memory import MemoryStore
 from ibkr_session.coordination.store import Store, StoreUnavailableError, Values
@@ -54,9 +56,11 @@ class ResilientStore:
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         monotonic: Callable[[], float] = time.monotonic,
         remember: Callable[[str], bool] | None = None,
+        outage_value: Callable[[str, Any], Any] | None = None,
     ) -> None:
         self.backend = backend
         self.remember = remember
+        self.outage_value = outage_value
         self._remembered: dict[str, str | None] = {}
         self.kind = backend.kind
         self.local = MemoryStore()
@@ -127,6 +131,10 @@ class ResilientStore:
                     for key, text in self._remembered.items()
                     if text is not None
                 }
+                if self.outage_value is not None:
+                    remembered = {
+                        key: self.outage_value(key, value) for key, value in remembered.items()
+                    }
                 self.local.update(list(remembered), lambda values: values.update(remembered))
         if first:
             log.warning(

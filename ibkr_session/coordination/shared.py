@@ -209,10 +209,24 @@ class Coordinator:
     @staticmethod
     def remembered(key: str) -> bool:
         """Whether a local store taking over in an outage should start from ``key``'s last
-        shared value: the penalty box and the session's memory, yes (never send into a
-        known box, never count a generation again); pacing entries and leases, no (another
-        manager's request or lease would hold this one for a whole ``flight_ttl``)."""
-        return key.rpartition("|")[2] in ("penalty", "session")
+        shared value (``outage_value``): the penalty box, the session's memory and the
+        pacing windows, yes (never send into a known box or a full window, never count a
+        generation again); leases, no (a lease another manager held would hold this one
+        for its whole ttl, and nobody will release it here)."""
+        return key.rpartition("|")[2] in ("penalty", "session") or "|pace|" in key
+
+    @staticmethod
+    def outage_value(key: str, value: Any) -> Any:
+        """``key``'s last shared value as a local store starts from it: requests that were
+        in flight elsewhere count as answered when they left (their answers will never be
+        heard here, and a window from their start is all a rate row needs), so they free
+        concurrency places at once and rate places a window after they left."""
+        if "|pace|" not in key or not isinstance(value, list):
+            return value
+        return [
+            [token, started, started if ended is None else ended, deadline]
+            for token, started, ended, deadline in value
+        ]
 
     # -- pacing ---------------------------------------------------------------------------
 

@@ -235,3 +235,30 @@ def test_a_generation_never_goes_back_when_a_store_forgot_it() -> None:
     assert forgetful.new_generation(7) == 8
     assert forgetful.new_generation(7) == 8  # the others who saw 7 get the moved value
     assert forgetful.new_generation(3) == 8  # a manager far behind learns the current one
+
+
+def test_an_outage_starts_from_the_known_windows_with_others_requests_answered(
+    flaky: FlakyStore, ticker: Ticker
+) -> None:
+    store = ResilientStore(
+        flaky,
+        retry_interval=3.0,
+        monotonic=ticker,
+        remember=Coordinator.remembered,
+        outage_value=Coordinator.outage_value,
+    )
+    me = Coordinator(store, namespace="gw")
+    other = Coordinator(flaky.inner, namespace="gw")
+    rate = Budget("tickle", capacity=1, window=1.0)
+    history = Budget("history", concurrency=1)
+    assert isinstance(other.take_slot([rate], 100.0), Grant)  # in flight elsewhere
+    assert isinstance(other.take_slot([history], 100.0), Grant)
+    me.take_slot([rate], 100.1)  # seen through the shared store: a Wait
+    me.take_slot([history], 100.1)
+    flaky.down = True
+    wait = me.take_slot([rate], 100.5)
+    assert isinstance(wait, Wait)  # the known window is kept: a window from its start
+    assert not wait.in_flight
+    assert wait.seconds == pytest.approx(0.5)
+    assert isinstance(me.take_slot([history], 100.5), Grant)  # never heard of again: freed
+    assert isinstance(me.take_slot([rate], 101.0), Grant)
