@@ -62,6 +62,9 @@ log = get_logger(__name__)
 WS_PATH = "/v1/api/ws"
 MAX_MESSAGE = 4 << 20
 """A full ``sor`` snapshot of a busy account is large; 4 MiB is ample and still bounded."""
+MAX_QUEUE = 4096
+"""Messages buffered ahead of the reader; beyond it the socket is not read (TCP pushes
+back), so a stalled reader never means unbounded memory."""
 
 
 class ConnectionLostError(Exception):
@@ -167,7 +170,7 @@ class WebSocketConnector:
                 ping_timeout=None,
                 close_timeout=1.0,
                 max_size=MAX_MESSAGE,
-                max_queue=None,
+                max_queue=MAX_QUEUE,
             )
             # Entered once, closed by ``_Client.close``: the connection outlives this call.
             connection = opened.__enter__()
