@@ -5,7 +5,8 @@ refuses a reused cOID as IBKR does) unless a *fault* matches the request; then i
 with whatever the fault scripts: any status, headers and bytes, trickled in real time,
 cut after the status line, cut without an answer, a gzip bomb (20 MiB), JSON nested past any
 stack, a login page, a redirect, a ``Retry-After`` of 1e308... ``stall_handshake=True``
-accepts TCP connections and never speaks TLS.
+accepts TCP connections and never speaks TLS; ``trickle_handshake=True`` begins a TLS
+handshake and trickles it a byte at a time.
 
 Nothing here is shared with the client or the simulator: it is written from the facts,
 so it cannot share their misunderstandings. Faults state whether the gateway *acted* on
@@ -205,8 +206,9 @@ class _Fault:
 class HostileGateway:
     """Start with ``start()`` (or as a context manager); ``url`` is ``https://127.0.0.1:N``."""
 
-    def __init__(self, *, stall_handshake: bool = False) -> None:
+    def __init__(self, *, stall_handshake: bool = False, trickle_handshake: bool = False) -> None:
         self.stall_handshake = stall_handshake
+        self.trickle_handshake = trickle_handshake
         self.requests: list[Request] = []
         self.book: dict[str, dict[str, Any]] = {}  # cOID -> order
         self.placements: list[str] = []  # every cOID the book accepted, in order
@@ -283,6 +285,16 @@ class HostileGateway:
     def _serve(self, raw: socket.socket) -> None:
         if self.stall_handshake:
             self._stopping.wait(30)
+            return
+        if self.trickle_handshake:
+            # A TLS record header announcing 16 KiB of handshake, then a byte every 50 ms
+            # for 3 s: each read gets data in time, so no per-read timeout ever fires.
+            with contextlib.suppress(OSError):
+                raw.sendall(b"\x16\x03\x03\x40\x00")
+                for _ in range(60):
+                    if self._stopping.wait(0.05):
+                        break
+                    raw.sendall(b"\x00")
             return
         raw.settimeout(10)
         try:

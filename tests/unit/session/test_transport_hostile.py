@@ -130,6 +130,17 @@ def test_a_stalled_tls_handshake_means_the_order_was_not_sent() -> None:
     assert caught.value.maybe_sent is False  # resending under the same cOID is safe
 
 
+def test_a_trickled_tls_handshake_ends_at_the_total_deadline_as_not_sent() -> None:
+    with HostileGateway(trickle_handshake=True) as trickling:
+        started = time.monotonic()
+        with pytest.raises(GatewayUnreachableError) as caught:
+            transport(trickling.url, timeout=1.0, connect_timeout=1.0, total_timeout=0.5).send(
+                "POST", PLACE, json=ORDER
+            )
+    assert time.monotonic() - started < 1.5
+    assert caught.value.maybe_sent is False
+
+
 def test_a_connection_cut_after_the_status_line_may_have_been_acted_on(
     gateway: HostileGateway,
 ) -> None:
