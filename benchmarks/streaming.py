@@ -3,7 +3,8 @@
 Freshness is the wall time from a simulated price change (``set_price`` on the simulated
 gateway) to the consumer seeing that price: through ``Stream`` (a consumer thread reading
 ``stream.events()``), or through a poller calling ``get_market_snapshot`` for all conids
-as fast as the client's pacer allows (IBKR's 10 requests/s). Both run for 1, 10 and 100
+(one request: at most 100) evenly spaced at the pacing limit (IBKR's 10/s times the pacer's
+0.9 = one request every 111 ms: polling's best case). Both run for 1, 10 and 100
 conids, on a real clock shifted to a trading session, ``--trials`` price changes each,
 spread over the conids with a random pause between changes. REST requests per minute are
 counted by the gateway over the measured window: the stream's cost and the poller's.
@@ -34,6 +35,8 @@ AAPL = 265598
 MARKET_OPEN = _dt.datetime(2026, 1, 5, 15, 0, tzinfo=_dt.UTC)
 SIZES = (1, 10, 100)
 SEEN_TIMEOUT = 5.0
+POLL_INTERVAL = 1.0 / 9.0
+"""IBKR's 10 snapshots/s (and 10 requests/s for the gateway) times the pacer's 0.9."""
 TARGET_STREAM_P95 = 0.25
 
 
@@ -166,7 +169,12 @@ def polling_run(count: int, trials: int, rng: random.Random) -> dict[str, float]
         stop = threading.Event()
 
         def poll() -> None:
+            due = time.perf_counter()
             while not stop.is_set():
+                # Evenly spaced at the pacer's rate: polling's best case (as fast as the
+                # pacer allows would come in bursts of 10 and pauses of ~0.6 s).
+                due += POLL_INTERVAL
+                time.sleep(max(0.0, due - time.perf_counter()))
                 for row in ibkr.get_market_snapshot(conids, fields=("31",)):
                     text = row.get("31")
                     if isinstance(text, str) and text.lstrip("CH").replace(".", "").isdigit():
