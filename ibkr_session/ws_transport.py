@@ -33,12 +33,13 @@ import websockets.exceptions
 import websockets.sync.client
 from requests.adapters import HTTPAdapter
 
-from ibkr_session.errors import GatewayUnreachableError
+from ibkr_session.errors import GatewayUnreachableError, InsecureGatewayError
 from ibkr_session.logs import get_logger
 from ibkr_session.tls import (
     LoopbackAdapter,
     PinnedAdapter,
     TrustDecision,
+    is_loopback,
     parse_gateway_url,
 )
 
@@ -133,8 +134,14 @@ def trust_of(manager: SessionManager) -> TrustDecision:
     transport: Any = getattr(manager, "_transport", None)
     session: Any = getattr(transport, "_session", None)
     if session is None:
-        # Nothing to read: only a loopback gateway may then go on without a pin.
-        return TrustDecision(LoopbackAdapter(), False)
+        # Nothing to read (a transport of the caller's): only a loopback gateway may then
+        # go on without a pin; anywhere else the socket must not guess.
+        if is_loopback(parse_gateway_url(manager.gateway_url).host):
+            return TrustDecision(LoopbackAdapter(), False)
+        raise InsecureGatewayError(
+            f"cannot tell how this session trusts {manager.gateway_url} (its transport "
+            "exposes no trust decision), so the stream will not open a socket there"
+        )
     adapter = session.get_adapter(manager.gateway_url + "/")
     verify = session.verify
     if not isinstance(adapter, HTTPAdapter):
