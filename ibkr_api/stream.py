@@ -57,6 +57,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ibkr_api.models import Order, Quote, parse_number
+from ibkr_session.core import backoff_delay
 from ibkr_session.errors import (
     CompetingSessionError,
     IbkrError,
@@ -1077,13 +1078,6 @@ _TOPIC_ON = {
     "spl": "spl+{}",
     "str": 'str+{"realtimeUpdatesOnly":true,"days":1}',
 }
-
-
-def backoff_delay(failures: int, *, initial: float, cap: float, rng: random.Random) -> float:
-    """Equal-jitter exponential backoff, as the session's probes use it (to be replaced by
-    the session's own ``backoff_delay`` once it has one public home)."""
-    step = min(cap, initial * 2.0 ** min(max(failures, 0), 32))
-    return step / 2 + rng.uniform(0.0, step / 2)
 
 
 def _session_busy(session: SessionManager) -> bool:
