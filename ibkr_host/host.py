@@ -40,7 +40,7 @@ NO_CLIENT_MESSAGE = "No trading block connected. Connect an IBKR block to this w
 
 
 class WorkerLog:
-    """``ctx.log``: structlog events bound with the worker's name.
+    """``ctx.log``: events of the ``ibkr_host.worker`` logger, bound with the worker's name.
 
     The reference's fat-finger example calls ``ctx.log.warn`` (the old logging spelling),
     so it is kept beside ``warning``. Extra keyword arguments become structured fields of the event.
@@ -184,7 +184,22 @@ class WorkerMonitor:
 
 
 class WorkerContext:
-    """What a worker's ``setup(ctx)`` and ``tick(ctx)`` receive.
+    """What a worker's ``setup(ctx)`` and ``tick(ctx)`` receive (docs/worker.md).
+
+    Attributes:
+        ibkr: the ``IbkrClient`` (the 19 methods of the ``ctx.ibkr`` reference, plus
+            typed views and ``stream()``); ``RuntimeError("No trading block connected.
+            Connect an IBKR block to this worker.")`` when no client is attached.
+        log: ``WorkerLog``: ``ctx.log.info/warning/warn/error/debug(message, **fields)``,
+            structured events of the logger ``ibkr_host.worker`` bound to the worker's name.
+        state: ``WorkerState``: ``get(key, default=None)`` / ``set(key, value)`` of JSON
+            values, rewritten atomically to its file (``ibkr run``:
+            ``.ibkr-state/WORKER.json`` or ``--state-file``), so it survives a restart.
+        monitor: ``WorkerMonitor``: ``metric(name, value)`` records a number with the
+            session clock's time (logged, and kept for the host: ``series(name)``).
+        name: the worker's name (``ibkr run``: the file's stem).
+        clock: the attached client's clock, else the host's.
+        connected: whether a client is attached (``ctx.ibkr`` will not raise).
 
     ``client`` may be given now or attached later with ``attach``; ``state`` is a
     ``WorkerState`` or a path to its JSON file. ``clock`` is used for metric timestamps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import pydoc
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,10 @@ def test_monitor_refuses_non_numbers(bad: Any) -> None:
     with pytest.raises((TypeError, ValueError), match="metric 'm'"):
         ctx.monitor.metric("m", bad)
     assert ctx.monitor.series("m") == []
+
+
+def test_help_lists_what_a_worker_gets() -> None:
+    text = pydoc.render_doc(WorkerContext, renderer=pydoc.plaintext)
+    for attribute in ("ibkr:", "log:", "state:", "monitor:", "No trading block connected"):
+        assert attribute in text
+    assert "docs/worker.md" in text
