@@ -14,7 +14,9 @@ Modes:
   to the counting server on ``port`` (which notes the arrival), wait for its answer, then
   ``finish_slot``: the server's notes show whether the limit held *as a server counts*;
 - ``penalize``: ``penalize(until)``;
-- ``hold``: keep the ``lease`` (``ttl``), renewing every ``interval`` s until killed.
+- ``hold``: keep the ``lease`` (``ttl``), renewing every ``interval`` s until killed;
+- ``client``: a real ``IbkrClient`` on the ``gateway`` URL with this coordination, three
+  threads calling as fast as pacing allows for ``duration`` s; outcomes by class.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         if mode == "penalize":
             coordinator.penalize(args["until"])
             return {"penalized": args["until"]}
+        if mode == "client":
+            return _client(args)
         if mode == "hold":
             print(json.dumps({"holder": coordinator.holder}), flush=True)
             while True:
@@ -80,6 +84,46 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown mode {mode!r}")
     finally:
         store.close()
+
+
+def _client(args: dict[str, Any]) -> dict[str, Any]:
+    """A real ``IbkrClient`` sharing the coordination: snapshots, positions and tickles
+    from three threads, as fast as pacing lets them, for ``duration`` s."""
+    import threading
+
+    from ibkr_api.client import IbkrClient
+    from ibkr_session.errors import IbkrError
+
+    client = IbkrClient(
+        args["gateway"], coordination=args["url"], timeout=30.0, pacing_max_wait=5.0
+    )
+    calls = {
+        "snapshot": lambda: client.get_market_snapshot([265598], ["31"]),
+        "positions": lambda: client.get_positions("U1234567"),
+        "tickle": client.tickle,
+    }
+    outcomes: dict[str, int] = {}
+    lock = threading.Lock()
+    end = _start(args) + args["duration"]
+
+    def loop(call: Any) -> None:
+        while time.time() < end:
+            try:
+                call()
+                outcome = "ok"
+            except IbkrError as exc:  # typed: counted by class (a 429 would show here)
+                outcome = type(exc).__name__
+                time.sleep(min(getattr(exc, "retry_after", 0.1) or 0.1, 1.0))
+            with lock:
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    threads = [threading.Thread(target=loop, args=(call,)) for call in calls.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+    return {"outcomes": outcomes}
 
 
 def _pace(coordinator: Coordinator, args: dict[str, Any]) -> dict[str, Any]:
