@@ -876,6 +876,8 @@ class Stream:
                 self._merge_trade(row)
         elif topic == "sts":
             self._session_status(message.get("args"))
+        elif topic == "tic" and message.get("alive") is False:
+            self._disturb("gateway says the session is not alive")
         elif topic == "system" and isinstance(message.get("hb"), int | float):
             with self._lock:
                 self._heartbeat_at = _dt.datetime.fromtimestamp(message["hb"] / 1000, _dt.UTC)

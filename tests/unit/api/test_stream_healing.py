@@ -278,3 +278,14 @@ def test_a_trade_during_a_gap_is_replayed_once_and_older_ones_stay_history() -> 
     rig.advance(2)
     trades = [e.execution_id for e in rig.drain() if isinstance(e, TradeEvent)]
     assert trades == ["e1", "e2"]
+
+
+def test_a_tic_answered_not_alive_is_a_gap() -> None:
+    rig = Rig()
+    rig.pump()
+    rig.gateway.current.push({"topic": "tic", "alive": False, "lastAccessed": 0})
+    rig.pump()
+    assert rig.gateway.current.closed
+    rig.advance(5)
+    (gap,) = gaps(rig.drain())
+    assert "not alive" in gap.reason
