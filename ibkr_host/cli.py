@@ -141,6 +141,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--ticks, no limit without)",
     )
     _add_market_time(run, "run the worker and its session on a clock that starts at WHEN")
+    run.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus /metrics, /livez and /readyz on 127.0.0.1:PORT "
+        "(needs ibkr-session[metrics])",
+    )
+    run.add_argument(
+        "--alert-command",
+        metavar="CMD",
+        help="run CMD when only a human can help (no login, a long competing login, the "
+        "penalty box) and when it is resolved; IBKR_ALERT_* in its environment",
+    )
+    run.add_argument(
+        "--alert-webhook",
+        metavar="URL",
+        help="POST the same alerts as JSON to URL",
+    )
+    run.add_argument(
+        "--competing-alert-after",
+        type=_positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="alert when a competing login lasts longer than this (default: 300)",
+    )
     _add_verbosity(run, dest_prefix="sub_")
     run.set_defaults(command=_run)
 
@@ -391,7 +417,10 @@ def _run(args: argparse.Namespace) -> int:
     ) as client:
         ctx = WorkerContext(args.worker.stem, client=client, state=state_file)
         runner = WorkerRunner(worker, ctx, setup_deadline=deadline, stop=stop)
-        with _graceful_stop(stop, abandon=lambda: runner.in_worker_call):
+        with (
+            _operating(args, client, runner),
+            _graceful_stop(stop, abandon=lambda: runner.in_worker_call),
+        ):
             try:
                 result = runner.run(interval=args.interval, ticks=args.ticks)
             except Exception as exc:  # setup raised: a bug in the worker, said in one line
@@ -400,6 +429,41 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{args.worker.name}: {result.describe()}")
     every_tick_failed = result.ticks > 0 and result.failed == result.ticks
     return 1 if every_tick_failed or result.setup_gave_up is not None else 0
+
+
+@contextmanager
+def _operating(args: argparse.Namespace, client: Any, runner: Any) -> Iterator[None]:
+    """Metrics and alerts of ``ibkr run``, fed by the session's and the runner's hooks."""
+    session = client.session
+    server = None
+    if args.metrics_port is not None:
+        from ibkr_host.health import HostMetrics, MetricsServer
+
+        metrics = HostMetrics(session.clock, session.schedule, session.state)
+        session.on_transition(metrics.on_transition)
+        runner.listeners.append(metrics.on_worker)
+        server = MetricsServer(metrics, port=args.metrics_port).start()
+    if args.alert_command or args.alert_webhook:
+        from ibkr_host.alerts import Alerts, command_sink, webhook_sink
+
+        sinks = []
+        if args.alert_command:
+            sinks.append(command_sink(args.alert_command))
+        if args.alert_webhook:
+            sinks.append(webhook_sink(args.alert_webhook))
+        alerts = Alerts(
+            session.gateway_url,
+            session.clock,
+            sinks,
+            competing_after=args.competing_alert_after,
+        )
+        session.on_transition(alerts.on_transition)
+        runner.listeners.append(alerts.on_worker)
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def _worker_error(exc: BaseException, worker: Path) -> str:

@@ -205,6 +205,10 @@ class WorkerRunner:
         self._log = get_logger(__name__, worker=ctx.name)
         self._pause_reason: type[IbkrError] | None = None
         self._in_call = False
+        self.listeners: list[Callable[[str, IbkrError | None], None]] = []
+        """Told ``(event, error)`` for ``tick_ok``, ``tick_failed``, ``tick_paused``,
+        ``tick_abandoned``, ``paused`` (a new episode, with its error) and ``resumed``:
+        what a host's metrics and alerts watch. A listener that raises is logged."""
 
     @property
     def in_worker_call(self) -> bool:
@@ -253,15 +257,19 @@ class WorkerRunner:
         except KeyboardInterrupt:
             self.result.abandoned += 1
             self._log.warning("worker.tick_abandoned", tick=self.result.ticks)
+            self._emit("tick_abandoned")
             raise
         except SESSION_ERRORS as exc:
             self.result.paused += 1
             self._paused(exc, during="tick")
+            self._emit("tick_paused", exc)
         except Exception:
             self.result.failed += 1
             self._log.exception("worker.tick_failed", tick=self.result.ticks)
+            self._emit("tick_failed")
         else:
             self._resumed()
+            self._emit("tick_ok")
 
     def wait(self, seconds: float) -> None:
         """Let ``seconds`` pass, keeping the session alive; returns early on ``stop``."""
@@ -322,11 +330,20 @@ class WorkerRunner:
             return
         self._pause_reason = type(exc)
         self._log.warning("worker.paused", reason=reason, during=during)
+        self._emit("paused", exc)
 
     def _resumed(self) -> None:
         if self._pause_reason is not None:
             self._pause_reason = None
             self._log.info("worker.resumed")
+            self._emit("resumed")
+
+    def _emit(self, event: str, error: IbkrError | None = None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event, error)
+            except Exception:
+                self._log.exception("worker.listener_failed", event_name=event)
 
     def _keepalive(self) -> None:
         if self.ctx.connected:
