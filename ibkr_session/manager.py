@@ -146,7 +146,9 @@ class SessionManager:
                 connect_timeout=connect_timeout,
             )
         )
-        self._coordinator = open_coordination(coordination, gateway_url=self.gateway_url)
+        self._coordinator = open_coordination(
+            coordination, gateway_url=self.gateway_url, clock=self.clock
+        )
         self._pacer = (
             Pacer(self.clock, self._coordinator, max_wait=pacing_max_wait) if pacing else None
         )
@@ -170,6 +172,7 @@ class SessionManager:
         self._last_contact: float | None = None  # monotonic
         self._last_contact_at: _dt.datetime | None = None  # wall clock, for reset windows
         self._contact_shared_at = -math.inf
+        self._last_contact_shared: float | None = None  # in shared time
         self._share_contact_every = min(5.0, self._stale_after / 10)
         self._next_tickle = -math.inf
         self._failures = 0
@@ -637,7 +640,7 @@ class SessionManager:
             if grant.generation > self._generation:
                 log.info("session.generation_from_peer", generation=grant.generation)
                 self._generation = grant.generation
-            mine = None if self._last_contact_at is None else self._last_contact_at.timestamp()
+            mine = self._last_contact_shared
             learned = grant.learned
             if learned is not None and learned[0] == _S.AUTHENTICATED.name:
                 if grant.contact is not None and (mine is None or grant.contact > mine):
@@ -783,6 +786,7 @@ class SessionManager:
         ago = 0.0 if at is None else max(0.0, wall - at)
         self._last_contact = self.clock.monotonic() - ago
         self._last_contact_at = self.clock.now() - _dt.timedelta(seconds=ago)
+        self._last_contact_shared = wall - ago
         self._known = _S.AUTHENTICATED
         if at is None and wall - self._contact_shared_at >= self._share_contact_every:
             self._contact_shared_at = wall
@@ -817,14 +821,19 @@ class SessionManager:
         contact = self._coordinator.session().last_contact
         if contact is None or not 0 <= self._wall() - contact < self._stale_after:
             return None
-        seen = _dt.datetime.fromtimestamp(contact, _dt.UTC)
+        seen = self._on_clock(contact)
         return None if self.schedule.window_passed(seen, self.clock.now()) else contact
 
     def _window(self) -> tuple[_dt.datetime, _dt.datetime] | None:
         return self.schedule.window_at(self.clock.now())
 
     def _wall(self) -> float:
-        return self.clock.now().timestamp()
+        """Shared time (``Coordinator.now``), the base of everything told to the peers."""
+        return self._coordinator.now()
+
+    def _on_clock(self, shared: float) -> _dt.datetime:
+        """A shared time as a reading of this manager's clock (they differ by a shift)."""
+        return self.clock.now() - _dt.timedelta(seconds=self._wall() - shared)
 
     def _must_stay_quiet(self) -> bool:
         """No extra traffic of ours while an order POST or its question is open."""

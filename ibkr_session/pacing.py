@@ -80,11 +80,10 @@ class Pacer:
         if not max_wait > 0:
             raise ValueError(f"max_wait must be positive, got {max_wait!r}")
         self._clock = clock
-        self._coordinator = (
-            coordinator
-            if coordinator is not None
-            else Coordinator(MemoryStore(), namespace="local")
-        )
+        if coordinator is None:
+            coordinator = Coordinator(MemoryStore(), namespace="local")
+            coordinator.use_clock(lambda: clock.now().timestamp())
+        self._coordinator = coordinator
         self._rows = dict(rows)
         self._safety = safety
         self._max_wait = max_wait
@@ -192,4 +191,6 @@ class Pacer:
         )
 
     def _wall(self) -> float:
-        return self._clock.now().timestamp()
+        """Shared time (``Coordinator.now``): windows are counted in it; waits are slept
+        on this pacer's clock, which runs at its speed."""
+        return self._coordinator.now()

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.coordination.file import DEFAULT_FILE_NAME, FileStore, default_state_dir
 from ibkr_session.coordination.memory import MemoryStore
 from ibkr_session.coordination.resilient import ResilientStore
@@ -43,7 +44,8 @@ __all__ = [
 ]
 
 ENVIRONMENT_VARIABLE = "IBKR_COORDINATION"
-DEFAULT_CHOICE = "memory"
+DEFAULT_CHOICE = "file"
+"""For a manager on the real clock; one on a virtual clock (tests) defaults to memory."""
 
 CoordinationChoice = str | Store | Coordinator | None
 
@@ -97,11 +99,32 @@ def _invalid(choice: str, why: str = "") -> InvalidRequestError:
     )
 
 
-def open_coordination(choice: CoordinationChoice, *, gateway_url: str) -> Coordinator:
-    """A ``Coordinator`` for ``gateway_url`` from the ``coordination=`` option."""
+def open_coordination(
+    choice: CoordinationChoice, *, gateway_url: str, clock: Clock | None = None
+) -> Coordinator:
+    """A ``Coordinator`` for ``gateway_url`` from the ``coordination=`` option.
+
+    ``None`` reads ``IBKR_COORDINATION``, else the default: ``"file"`` for a manager on
+    the real clock, ``"memory"`` for one on a virtual clock (a ``ManualClock`` is this
+    process's own: no other process can share its time, so a file or Redis store with one
+    is refused).
+    """
+    virtual = clock is not None and not isinstance(clock, SystemClock)
     if isinstance(choice, Coordinator):
-        return choice
-    if choice is None:
-        choice = os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_CHOICE
-    store = open_store(choice.strip()) if isinstance(choice, str) else choice
-    return Coordinator(store, namespace=gateway_url)
+        coordinator = choice
+    else:
+        if choice is None:
+            choice = os.environ.get(ENVIRONMENT_VARIABLE) or (
+                "memory" if virtual else DEFAULT_CHOICE
+            )
+        store = open_store(choice.strip()) if isinstance(choice, str) else choice
+        coordinator = Coordinator(store, namespace=gateway_url)
+    if virtual and coordinator.crosses_processes:
+        raise InvalidRequestError(
+            f"coordination {coordinator.kind!r} is shared with other processes, which "
+            "cannot share a virtual clock: use coordination='memory' with a ManualClock",
+            field="coordination",
+        )
+    if clock is not None:
+        coordinator.use_clock(lambda: clock.now().timestamp())
+    return coordinator

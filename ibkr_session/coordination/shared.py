@@ -18,9 +18,12 @@ every manager talking to one gateway (threads, processes, machines) must agree o
 - **workers**: who is alive (heartbeats), for ``ibkr status`` and for the local share of the
   limits when the backend is gone.
 
-Time is wall time (epoch seconds from the managers' clocks): a process's monotonic reading
-means nothing to another process. Managers on several machines need their clocks in sync
-within ``skew`` seconds, which every shared window is widened by.
+Time is wall time in epoch seconds, ``Coordinator.now()``: for a store shared between
+processes (file, Redis) the machine's real clock (``time.time``; a process's monotonic
+reading, or a clock shifted by ``--market-time``, means nothing to another process), for an
+in-process store the managers' own clock (virtual time in tests, ``use_clock``). Managers on
+several machines need their clocks in sync within ``skew`` seconds, which every shared
+window is widened by.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import itertools
 import math
 import os
 import socket
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +60,9 @@ FLIGHT_POLL = 0.05
 LONGEST_PENALTY = 900.0
 """A penalty further away than this (IBKR's box is 10-15 minutes) means the clock moved
 back since it was set: it is ignored rather than believed for hours."""
+
+SENDERS_MEMORY = 60.0
+"""Seconds a manager seen sending in the shared windows still counts towards the share."""
 
 CLOCK_MOVED_BACK = 60.0
 """Seconds an entry may start after a reader's ``now`` and still count. Managers read their
@@ -178,11 +185,29 @@ class Coordinator:
         self.skew = float(skew)
         self._tokens = itertools.count(1)  # next() is atomic: threads never share a token
         self._peers = 1
+        self._senders: dict[str, float] = {}
         self._pace_keys: dict[tuple[Budget, ...], list[str]] = {}
+        self._clock_now: Callable[[], float] | None = None
 
     @property
     def kind(self) -> str:
         return self.store.kind
+
+    @property
+    def crosses_processes(self) -> bool:
+        """Whether other processes share this store (then only real time is shared)."""
+        return self.store.kind != "memory"
+
+    def use_clock(self, now: Callable[[], float]) -> None:
+        """The managers' clock (epoch seconds), for an in-process store; a store shared
+        with other processes keeps the real clock, the only one they all read."""
+        if not self.crosses_processes:
+            self._clock_now = now
+
+    def now(self) -> float:
+        """The shared time base: see the module docstring."""
+        clock_now = self._clock_now
+        return clock_now() if clock_now is not None else time.time()
 
     @property
     def degraded(self) -> bool:
@@ -192,13 +217,41 @@ class Coordinator:
 
     @property
     def share(self) -> float:
-        """The part of every limit this manager may use now (for ``Pacer.set_share``): 1
-        while the store is shared, 1 / the live workers its last heartbeat saw (itself
-        included) while degraded."""
-        return 1.0 / self._peers if self.degraded else 1.0
+        """The part of every limit this manager may use now: 1 while the store is shared;
+        while degraded, 1 / the managers it last knew of (itself included): the live
+        workers of its last shared heartbeat, or the managers whose requests it saw in
+        the shared windows in the last ``SENDERS_MEMORY`` seconds, whichever is more.
+        ``take_slot`` applies it to every budget by itself (a caller does nothing)."""
+        if not self.degraded:
+            return 1.0
+        return 1.0 / max(self._peers, len(self._recent_senders()), 1)
 
     def _key(self, *parts: str) -> str:
         return "|".join((self.namespace, *parts))
+
+    def _turn(self, budgets: Sequence[Budget], share: float, now: float) -> Wait | None:
+        """While degraded, a row too small to split (``capacity x share < 1``: 1 per 5 s
+        for 2 managers) is taken in turns on the wall clock: of every ``2 x managers``
+        windows, the manager ranked ``r`` among the senders it knew of (by name) may send
+        in window ``2r`` only, so two managers' requests are a whole window apart. None
+        when every such row is in this manager's turn now."""
+        waits = []
+        for budget in budgets:
+            if budget.capacity is None or budget.capacity * share >= 1 - 1e-9:
+                continue
+            names = sorted(self._recent_senders() | {self.holder})
+            count = max(len(names), round(1 / share))
+            cycle = 2 * budget.window * count
+            start = names.index(self.holder) * 2 * budget.window
+            phase = (now - start) % cycle
+            if phase >= budget.window:  # not in this manager's window of the cycle
+                waits.append(Wait(cycle - phase, f"{budget.name} (turns while degraded)"))
+        return max(waits, key=lambda wait: wait.seconds) if waits else None
+
+    def _recent_senders(self) -> set[str]:
+        seen = list(self._senders.items())  # one C call: safe while others add to it
+        latest = max((moment for _name, moment in seen), default=0.0)
+        return {name for name, moment in seen if moment > latest - SENDERS_MEMORY}
 
     def _keys_of(self, budgets: tuple[Budget, ...]) -> list[str]:
         keys = self._pace_keys.get(budgets)
@@ -244,8 +297,16 @@ class Coordinator:
         question_key = self._key("lease", QUESTION_LEASE)
         session_key = self._key("session")
         budget_keys = self._keys_of(tuple(budgets))
+        if self.degraded:  # alone: only this manager's part of every limit
+            share = self.share
+            turn = self._turn(budgets, share, now)
+            if turn is not None:
+                return turn
+            budgets = _scaled(budgets, share)
+        senders: set[str] = set()
 
         def change(values: Values) -> Grant | Wait:
+            senders.clear()
             waits: list[Wait] = []
             penalty = values.get(penalty_key)
             if (
@@ -259,6 +320,7 @@ class Coordinator:
             for budget, key in zip(budgets, budget_keys, strict=True):
                 entries = _live_entries(values.get(key), budget, now, self.skew)
                 values[key] = entries
+                senders.update(str(entry[0]).rpartition("#")[0] for entry in entries)
                 wait = _budget_wait(budget, entries, now, self.skew)
                 if wait is not None:
                     waits.append(wait)
@@ -284,7 +346,17 @@ class Coordinator:
             )
 
         keys = [penalty_key, question_key, session_key, *budget_keys]
-        return self.store.update(keys, change)
+        result = self.store.update(keys, change)
+        if not self.degraded:
+            for sender in senders | {self.holder}:
+                self._senders[sender] = now
+            if len(self._senders) > 64:  # managers come and go: forget the long gone
+                self._senders = {
+                    name: moment
+                    for name, moment in list(self._senders.items())
+                    if moment > now - SENDERS_MEMORY
+                }
+        return result
 
     def finish_slot(self, grant: Grant, now: float) -> None:
         """The answer is back: rate entries count from ``now``; concurrency places free."""
@@ -519,6 +591,29 @@ class Coordinator:
             ]
 
         return self.store.update([key], change)
+
+
+def _scaled(budgets: Sequence[Budget], share: float) -> list[Budget]:
+    """``budgets`` at ``share`` of their rates and concurrency.
+
+    A rate row keeps its window and gets ``share`` of its capacity while that is one
+    request or more: then the managers' counts in any window add up to the row's at most
+    (10/s for 2 managers: 5 per window each, bursts included). A row too small to split
+    (1 per 5 s for 2) keeps its budget: it is taken in turns (``Coordinator._turn``).
+    Concurrency rows get ``share`` of their places, one at least (history, 5 places, for
+    8 managers: one each, so up to 8 at once: the gateway refuses the extra ones)."""
+    if share >= 1.0:
+        return list(budgets)
+    scaled = []
+    for budget in budgets:
+        capacity, window = budget.capacity, budget.window
+        if capacity is not None and capacity * share >= 1 - 1e-9:
+            capacity = math.floor(capacity * share + 1e-9)
+        concurrency = budget.concurrency
+        if concurrency is not None:
+            concurrency = max(1, math.floor(concurrency * share + 1e-9))
+        scaled.append(Budget(budget.name, capacity, window, concurrency))
+    return scaled
 
 
 def _held_by_other(lease: Any, holder: str, now: float) -> bool:

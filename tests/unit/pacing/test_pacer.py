@@ -303,6 +303,7 @@ def test_a_wild_penalty_is_clamped_to_fifteen_minutes() -> None:
 def test_two_pacers_sharing_a_coordinator_share_the_budgets() -> None:
     clock = ManualClock()
     shared = Coordinator(MemoryStore(), namespace="https://localhost:5000")
+    shared.use_clock(lambda: clock.now().timestamp())
     first, second = Pacer(clock, shared), Pacer(clock, shared)
     times = send_times(first, clock, [("GET", "/portfolio/accounts")])
     times += send_times(second, clock, [("GET", "/portfolio/accounts")])
