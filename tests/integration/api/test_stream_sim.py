@@ -30,6 +30,9 @@ AAPL = 265598
 IBM = 8314
 ACCOUNT = "U1234567"
 RESET_START = dt.datetime(2026, 1, 6, 6, 0, tzinfo=dt.UTC)  # 01:00 New York in winter
+OPTIONS = {"poll": 0.01}
+"""Fast reads. The watchdog's real-time grace stays the default (0.5 s): a longer one
+would let a whole minute of the virtual clock's silence pass unnoticed."""
 CONFIRM = ("o163", "o383", "o451", "o354", "o403", "o10151")
 
 
@@ -82,7 +85,7 @@ def fresh_last(stream: Stream, conid: int) -> float | None:
 
 @pytest.fixture
 def watch(ibkr: IbkrClient, clock: ManualClock) -> Iterator[Watch]:
-    with ibkr.stream(poll=0.01) as stream:
+    with ibkr.stream(**OPTIONS) as stream:
         yield Watch(stream, clock)
 
 
@@ -137,7 +140,7 @@ def test_an_order_placed_by_rest_is_seen_filling_through_sor(
     connect: Callable[..., IbkrClient], sim: SimulatedGateway, clock: ManualClock
 ) -> None:
     ibkr = connect(auto_confirm=CONFIRM)
-    with ibkr.stream(poll=0.01) as stream:
+    with ibkr.stream(**OPTIONS) as stream:
         watch = Watch(stream, clock)
         settle(watch)
         limit = place_limit_buy(ibkr, watch, "stream-fill-1")
@@ -167,7 +170,7 @@ def ride_through(
     """Quotes and a working order; disturb; meanwhile the order fills. The stream must
     recover by itself with one gap, refill quotes after it (post-gap prices) and deliver
     the fill once. ``fill=False``: no order (markets closed at night)."""
-    with ibkr.stream(poll=0.01) as stream:
+    with ibkr.stream(**OPTIONS) as stream:
         watch = Watch(stream, clock)
         settle(watch)
         coid = "ride-1"

@@ -71,7 +71,7 @@ def soak(hours: float, clock: ManualClock, *, count: int = 100) -> None:
     with (
         SimulatedGateway(clock) as sim,
         IbkrClient(sim.url, clock=clock, timeout=5.0) as ibkr,
-        ibkr.stream(poll=0.01) as stream,
+        ibkr.stream(poll=0.01, watchdog_grace=2.0) as stream,
     ):
         conids = hundred_conids(clock)[:count]
         stream.subscribe_quotes(conids, fields=("31", "84", "86"))
