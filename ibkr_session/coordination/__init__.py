@@ -76,7 +76,10 @@ def open_store(choice: str) -> Store:
 
 def _resilient(backend: Store) -> ResilientStore:
     return ResilientStore(
-        backend, remember=Coordinator.remembered, outage_value=Coordinator.outage_value
+        backend,
+        remember=Coordinator.remembered,
+        outage_value=Coordinator.outage_value,
+        rejoin_value=Coordinator.rejoin_value,
     )
 
 

@@ -23,6 +23,7 @@ from ``change`` itself (a bug) still propagates.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -57,10 +58,15 @@ class ResilientStore:
         monotonic: Callable[[], float] = time.monotonic,
         remember: Callable[[str], bool] | None = None,
         outage_value: Callable[[str, Any], Any] | None = None,
+        rejoin_value: Callable[[str, Any, Any], Any] | None = None,
+        rejoin_grace: float | None = None,
     ) -> None:
         self.backend = backend
         self.remember = remember
         self.outage_value = outage_value
+        self.rejoin_value = rejoin_value
+        self.rejoin_grace = 2 * float(retry_interval) if rejoin_grace is None else rejoin_grace
+        self._cautious_until = -math.inf
         self._remembered: dict[str, str | None] = {}
         self.kind = backend.kind
         self.local = MemoryStore()
@@ -76,6 +82,13 @@ class ResilientStore:
     def degraded(self) -> bool:
         """True while updates run on the local store."""
         return self._degraded
+
+    @property
+    def cautious(self) -> bool:
+        """Degraded, or rejoined less than ``rejoin_grace`` seconds ago: the others may
+        still be alone (each finds the backend back on its own schedule), so a manager
+        keeps to its share a little longer."""
+        return self._degraded or self._monotonic() < self._cautious_until
 
     def __repr__(self) -> str:
         return f"ResilientStore({self.backend!r})"
@@ -150,7 +163,25 @@ class ResilientStore:
         with self._lock:
             rejoined = self._degraded
             self._degraded = False
+            self._cautious_until = self._monotonic() + self.rejoin_grace
             # What was held locally belongs to no one else: start the next outage afresh.
-            self.local = MemoryStore()
-        if rejoined:
-            log.info("coordination.rejoined", backend=self.backend.kind)
+            local, self.local = self.local, MemoryStore()
+            keys = list(self._remembered)
+        if not rejoined:
+            return
+        log.info("coordination.rejoined", backend=self.backend.kind)
+        if self.rejoin_value is None or not keys:
+            return
+        # What this manager did alone joins the shared state (a Redis restarted empty would
+        # otherwise forget the requests of the outage, and their windows are not over).
+        mine = local.update(keys, lambda values: dict(values))
+        merge = self.rejoin_value
+
+        def merged(values: Values) -> None:
+            for key, value in mine.items():
+                values[key] = merge(key, values.get(key), value)
+
+        try:
+            self.backend.update(list(mine), merged)
+        except StoreUnavailableError as exc:
+            self._lost(exc)

@@ -222,9 +222,15 @@ class Coordinator:
         workers of its last shared heartbeat, or the managers whose requests it saw in
         the shared windows in the last ``SENDERS_MEMORY`` seconds, whichever is more.
         ``take_slot`` applies it to every budget by itself (a caller does nothing)."""
-        if not self.degraded:
+        if not self.cautious:
             return 1.0
         return 1.0 / max(self._peers, len(self._recent_senders()), 1)
+
+    @property
+    def cautious(self) -> bool:
+        """Degraded, or just rejoined while the others may still be alone: keep to the
+        share (``ResilientStore.cautious``)."""
+        return bool(getattr(self.store, "cautious", self.degraded))
 
     def _key(self, *parts: str) -> str:
         return "|".join((self.namespace, *parts))
@@ -269,6 +275,29 @@ class Coordinator:
         return key.rpartition("|")[2] in ("penalty", "session") or "|pace|" in key
 
     @staticmethod
+    def rejoin_value(key: str, shared: Any, local: Any) -> Any:
+        """``key``'s value when a manager that was alone rejoins: the requests it sent
+        alone join the shared windows, the later penalty wins, the session's generation
+        never goes back and the suppressed ids are united; else the shared value."""
+        if shared is None:
+            return local
+        if "|pace|" in key and isinstance(shared, list) and isinstance(local, list):
+            tokens = {entry[0] for entry in shared}
+            return shared + [entry for entry in local if entry[0] not in tokens]
+        if key.endswith("|penalty") and isinstance(shared, int | float):
+            return max(shared, local) if isinstance(local, int | float) else shared
+        if key.endswith("|session") and isinstance(shared, dict) and isinstance(local, dict):
+            merged = dict(shared)
+            merged["generation"] = max(
+                int(shared.get("generation", 0)), int(local.get("generation", 0))
+            )
+            merged["suppressed"] = list(
+                dict.fromkeys([*shared.get("suppressed", ()), *local.get("suppressed", ())])
+            )
+            return merged
+        return shared
+
+    @staticmethod
     def outage_value(key: str, value: Any) -> Any:
         """``key``'s last shared value as a local store starts from it: requests that were
         in flight elsewhere count as answered when they left (their answers will never be
@@ -297,7 +326,7 @@ class Coordinator:
         question_key = self._key("lease", QUESTION_LEASE)
         session_key = self._key("session")
         budget_keys = self._keys_of(tuple(budgets))
-        if self.degraded:  # alone: only this manager's part of every limit
+        if self.cautious:  # alone: only this manager's part of every limit
             share = self.share
             turn = self._turn(budgets, share, now)
             if turn is not None:

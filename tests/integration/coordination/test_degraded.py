@@ -113,7 +113,7 @@ def test_a_redis_killed_and_restarted_mid_run(
         stop.set()
         worker.join(timeout=10)
     assert not errors, errors
-    assert me.share == 1.0
+    wait_for(lambda: me.share == 1.0, timeout=2 * RETRY + 1)  # after the rejoin's grace
     assert coordination_events(caplog) == ["coordination.degraded", "coordination.rejoined"]
     degraded = next(r for r in caplog.records if r.getMessage().startswith("coordination.deg"))
     assert degraded.levelno == logging.WARNING

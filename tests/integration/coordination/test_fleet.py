@@ -47,3 +47,44 @@ def test_four_client_processes_share_the_limits(
     assert all(set(outcome) <= {"ok"} for outcome in outcomes), outcomes
     served = [r for r in seen if started + 1.0 <= r.time.timestamp() < started + DURATION]
     assert len(served) >= 0.7 * 9 * (DURATION - 1.0), len(served)  # of 9/s permitted
+
+
+def test_redis_killed_and_restarted_under_two_client_processes(
+    spawn: Spawn, real_sim: SimulatedGateway, tmp_path: Any
+) -> None:
+    """No crash, no 429, nothing but typed outcomes: the workers go on alone at their
+    share while Redis is gone (and restarted empty), then together again."""
+    from tests.coordination_fixtures import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        args = {
+            "mode": "client",
+            "url": server.url,
+            "namespace": "unused",
+            "gateway": real_sim.url,
+            "duration": 6.0,
+        }
+        workers = [spawn(args) for _ in range(2)]
+        start_together(workers, delay=0.5)
+        time.sleep(0.5 + 1.5)
+        server.kill()
+        down_at = time.time()
+        time.sleep(2.0)
+        server.start()
+        up_at = time.time()
+        outcomes = [result_of(worker, timeout=120)["outcomes"] for worker in workers]
+    finally:
+        server.stop()
+    assert all(set(outcome) <= {"ok", "RateLimitedError"} for outcome in outcomes), outcomes
+    during = [r for r in real_sim.requests if down_at <= r.time.timestamp() < up_at]
+    after = [r for r in real_sim.requests if r.time.timestamp() >= up_at + 1.0]
+    limited = [
+        f"{r.method} {r.path} {r.time.timestamp() - down_at:.3f}"
+        for r in real_sim.requests
+        if r.status == 429
+    ]
+    assert limited == [], limited  # alone, each kept its share; back, they merged
+    assert during, "the workers stopped while Redis was gone"
+    assert after, "the workers stopped after Redis came back"
