@@ -30,6 +30,7 @@ import math
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -82,6 +83,7 @@ _POLL_SECONDS = 1.0
 _KEEPALIVE_MAX_WAIT = 1.0
 """The keep-alive never waits long for pacing: a tickle that must wait is skipped."""
 _RECOVERY_LEASE_SECONDS = 30.0
+_STOP_WAIT = 2.0
 _LEARNABLE = {state.name: state for state in (_S.COMPETING, _S.UNAUTHENTICATED)}
 """What one manager learns that the others take without probing."""
 _SHARED_NEWS = frozenset({_S.AUTHENTICATED, *_LEARNABLE.values()})
@@ -180,7 +182,8 @@ class SessionManager:
         self._question_until: float | None = None
         self._question_id: str | None = None
         self._orders_in_flight = 0
-        self._stop = threading.Event()
+        self._closed = threading.Event()  # ends real-time waits at close()
+        self._keepalive_stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- what ibkr_api and users read -------------------------------------------------
@@ -374,9 +377,9 @@ class SessionManager:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
+            self._keepalive_stop = stop = threading.Event()  # this thread's own
             self._thread = threading.Thread(
-                target=self._run, name="ibkr-session-keepalive", daemon=True
+                target=self._run, args=(stop,), name="ibkr-session-keepalive", daemon=True
             )
             self._thread.start()
 
@@ -387,17 +390,25 @@ class SessionManager:
         return thread is not None and thread.is_alive()
 
     def stop(self) -> None:
-        """Stop the keep-alive thread (waits for its current step) and give back the
-        keep-alive lease, so another manager of the gateway takes over at once."""
-        self._stop.set()
+        """Stop the keep-alive thread and give back the keep-alive lease, so another
+        manager of the gateway takes over at once.
+
+        Waits for the thread's current step at most ``_STOP_WAIT`` seconds: a tickle stuck
+        on a hanging gateway must not hold a shutdown (the thread is a daemon and ends
+        after that step on its own).
+        """
+        self._keepalive_stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            thread.join(_STOP_WAIT)
+            if thread.is_alive():
+                log.info("session.keepalive_left_finishing", seconds=_STOP_WAIT)
         self._thread = None
         self._coordinator.release(KEEPALIVE_LEASE)
 
     def close(self) -> None:
         """Stop the keep-alive thread, leave the coordination and close the connections."""
+        self._closed.set()
         self.stop()
         self._coordinator.leave()
         self._transport.close()
@@ -416,13 +427,13 @@ class SessionManager:
     def __repr__(self) -> str:
         return f"SessionManager({self.gateway_url!r}, state={self._machine.state.name})"
 
-    def _run(self) -> None:
-        while True:
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 self.keepalive()
             except Exception:
                 log.exception("session.keepalive_crashed")
-            if self._stop.wait(min(_POLL_SECONDS, self._tickle_interval)):
+            if stop.wait(min(_POLL_SECONDS, self._tickle_interval)):
                 return
 
     # -- the guard and recovery -------------------------------------------------------
@@ -521,11 +532,13 @@ class SessionManager:
             self._coordinator.release(RECOVERY_LEASE)
 
     def _await_other_recovery(self) -> None:
-        deadline = self.clock.monotonic() + _RECOVERY_LEASE_SECONDS
+        """Real time, bounded: the other's answer ends it, not this manager's clock."""
+        deadline = time.monotonic() + _RECOVERY_LEASE_SECONDS
         while self._coordinator.holder_of(RECOVERY_LEASE, self._wall()) is not None:
-            if self.clock.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
                 return
-            self._stop.wait(0.05)
+            if self._closed.wait(0.05):
+                return
 
     def _prime(self) -> None:
         """What every new brokerage session needs before orders, snapshots and queries,
@@ -666,7 +679,11 @@ class SessionManager:
             use = self._coordinator.use_account(account, self._wall())
             if not isinstance(use, Wait):
                 break
-            self._stop.wait(use.seconds)  # real time: another's answer frees it, not the clock
+            # Real time: another's answer frees it, not the clock; close() ends the wait.
+            if self._closed.wait(use.seconds):
+                raise GatewayUnreachableError(
+                    "the session was closed while waiting for the account", maybe_sent=False
+                )
         must_select, token = use
         try:
             if must_select:

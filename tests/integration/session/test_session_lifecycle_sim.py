@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -120,3 +121,17 @@ def test_a_connection_dropped_after_the_order_was_taken_may_have_been_sent(
     with pytest.raises(GatewayUnreachableError) as caught:
         manager.request("POST", path, json={"orders": [{**order, "cOID": "drop-1"}]})
     assert caught.value.maybe_sent is True
+
+
+def test_close_ends_promptly_while_a_tickle_hangs_on_the_gateway(
+    connect: Connect, sim: SimulatedGateway
+) -> None:
+    """A keep-alive stuck on a hanging gateway must not hold a shutdown (SIGTERM, exit)."""
+    manager = connect(timeout=30.0)
+    sim.delay_next(1, 8.0, path="/tickle")  # real seconds: the gateway hangs
+    manager.start()
+    time.sleep(0.5)  # the keep-alive's first tickle is now stuck in the gateway
+    started = time.monotonic()
+    manager.close()
+    assert time.monotonic() - started < 4.0
+    assert not manager.keeping_alive
