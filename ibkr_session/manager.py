@@ -63,7 +63,12 @@ from ibkr_session.logs import get_logger
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
-from ibkr_session.transport import Transport, order_question, require_seconds
+from ibkr_session.transport import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    Transport,
+    order_question,
+    require_seconds,
+)
 
 __all__ = ["AuthStatus", "SessionManager"]
 
@@ -107,6 +112,8 @@ class SessionManager:
         account_id: str | None = None,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
+        total_timeout: float | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         pacing: bool = True,
         pacing_max_wait: float = 30.0,
         coordination: CoordinationChoice = None,
@@ -146,6 +153,8 @@ class SessionManager:
                 insecure=insecure,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
+                total_timeout=total_timeout,
+                max_answer_bytes=max_answer_bytes,
             )
         )
         self._coordinator = open_coordination(
