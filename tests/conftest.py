@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -16,6 +17,12 @@ from ibkr_sim import SimulatedGateway
 from tests.logcapture import capture_events
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# A manager on the real clock shares pacing through a file in the user's state directory by
+# default; tests must neither read nor write the user's, nor share a penalty box between
+# tests. Tests of the file and Redis backends name theirs explicitly (in tmp), and the fleet
+# suite runs its processes with a state directory in tmp.
+os.environ["IBKR_COORDINATION"] = "memory"
 
 MARKET_OPEN = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
 """Monday 2026-01-05 10:00 New York: US markets open, hours before the nightly reset."""
