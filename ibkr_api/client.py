@@ -26,7 +26,7 @@ from ibkr_api import validation as v
 from ibkr_api import wider_args as w
 from ibkr_api.groups import GROUP_RESENDS, GroupDesk
 from ibkr_api.orders import RESENDS, OrderDesk, new_coid
-from ibkr_api.retry import CANCELS, READS
+from ibkr_api.retry import CANCELS, READS, RetryPolicy
 from ibkr_api.shapes import (
     AccountSummaryAnswer,
     AlertAnswer,
@@ -279,14 +279,16 @@ class IbkrClient:
         """``GET /portfolio/{account_id}/summary``."""
         args = v.validate(v.GetSummaryArgs, account_id=account_id)
         return cast(
-            dict[str, SummaryValue], self._portfolio(f"/portfolio/{args.account_id}/summary")
+            dict[str, SummaryValue],
+            self._portfolio(endpoint("summary").path(account_id=args.account_id)),
         )
 
     def get_ledger(self, account_id: str) -> dict[str, LedgerEntryAnswer]:
         """``GET /portfolio/{account_id}/ledger``: balances per currency and ``BASE``."""
         args = v.validate(v.GetLedgerArgs, account_id=account_id)
         return cast(
-            dict[str, LedgerEntryAnswer], self._portfolio(f"/portfolio/{args.account_id}/ledger")
+            dict[str, LedgerEntryAnswer],
+            self._portfolio(endpoint("ledger").path(account_id=args.account_id)),
         )
 
     def get_positions(self, account_id: str) -> list[PortfolioPosition]:
@@ -295,7 +297,7 @@ class IbkrClient:
         args = v.validate(v.GetPositionsArgs, account_id=account_id)
         positions: list[Any] = []
         for page in range(MAX_POSITION_PAGES):
-            path = f"/portfolio/{args.account_id}/positions/{page}"
+            path = endpoint("positions").path(account_id=args.account_id, page=page)
             rows = self._portfolio(path)
             if not isinstance(rows, list):
                 raise IbkrAPIError(
@@ -352,7 +354,8 @@ class IbkrClient:
         """``GET /iserver/contract/{conid}/info``: symbology, exchanges, trading rules."""
         args = v.validate(v.GetContractDetailsArgs, conid=conid)
         return cast(
-            ContractDetailsAnswer, self._read("GET", f"/iserver/contract/{args.conid}/info")
+            ContractDetailsAnswer,
+            self._read("GET", endpoint("contract_info").path(conid=args.conid)),
         )
 
     # -- orders ----------------------------------------------------------------------------
@@ -455,11 +458,8 @@ class IbkrClient:
         """``DELETE /iserver/account/{account_id}/order/{order_id}``: an acknowledgement of
         receipt, not a confirmation (the order list tells when it is cancelled)."""
         args = v.validate(v.CancelOrderArgs, account_id=account_id, order_id=order_id)
-        path = f"/iserver/account/{args.account_id}/order/{args.order_id}"
-        answer = self._cancels.run(
-            self._session.clock, lambda: self._session.request("DELETE", path), rng=self._rng
-        )
-        return cast(CancelAnswer, answer)
+        path = endpoint("cancel_order").path(account_id=args.account_id, order_id=args.order_id)
+        return cast(CancelAnswer, self._read("DELETE", path, policy=self._cancels))
 
     def reply_to_order(self, message_id: str, confirmed: bool = True) -> list[OrderReplyItem]:
         """``POST /iserver/reply/{message_id}``: answer an order question. The answer may be
@@ -985,7 +985,7 @@ class IbkrClient:
         cancel (deleting twice is harmless)."""
         args = w.validate(w.AlertIdArgs, account_id=account_id, alert_id=alert_id)
         path = endpoint("delete_alert").path(account_id=args.account_id, alert_id=args.alert_id)
-        return cast(AlertAnswer, self._cancel_like("DELETE", path, json={}))
+        return cast(AlertAnswer, self._read("DELETE", path, json={}, policy=self._cancels))
 
     def get_watchlists(self) -> WatchlistsAnswer:
         """``GET /iserver/watchlists?SC=USER_WATCHLIST``: the user's watchlists."""
@@ -1013,7 +1013,8 @@ class IbkrClient:
         args = w.validate(w.WatchlistIdArgs, watchlist_id=watchlist_id)
         path = endpoint("delete_watchlist").path()
         return cast(
-            WatchlistAnswer, self._cancel_like("DELETE", path, params={"id": args.watchlist_id})
+            WatchlistAnswer,
+            self._read("DELETE", path, params={"id": args.watchlist_id}, policy=self._cancels),
         )
 
     # -- portfolio analyst, notifications, session --------------------------------------
@@ -1116,8 +1117,12 @@ class IbkrClient:
         if row.kind is Kind.READ or (row.kind is Kind.SESSION and args.method == "GET"):
             return self._read(args.method, args.path, params=args.params, json=args.json_body)
         if row.kind is Kind.CANCEL:
-            return self._cancel_like(
-                args.method, args.path, params=args.params, json=args.json_body
+            return self._read(
+                args.method,
+                args.path,
+                params=args.params,
+                json=args.json_body,
+                policy=self._cancels,
             )
         return self._session.request(
             args.method, args.path, params=args.params, json=args.json_body
@@ -1160,21 +1165,6 @@ class IbkrClient:
         row.sent()
         return answer
 
-    def _cancel_like(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: object = None,
-    ) -> Any:
-        """A deletion: doing it twice is harmless, so it retries like ``cancel_order``."""
-        return self._cancels.run(
-            self._session.clock,
-            lambda: self._session.request(method, path, params=params, json=json),
-            rng=self._rng,
-        )
-
     # -- plumbing ------------------------------------------------------------------------------
 
     def _generation(self) -> int:
@@ -1187,9 +1177,11 @@ class IbkrClient:
         *,
         params: Mapping[str, str] | None = None,
         json: object = None,
+        policy: RetryPolicy | None = None,
     ) -> Any:
-        """One request that is safe to repeat, under the read retry policy."""
-        return self._reads.run(
+        """One request that is safe to repeat, under ``policy`` (the read policy unless
+        told; deletions pass the cancel policy: doing one twice is harmless)."""
+        return (policy or self._reads).run(
             self._session.clock,
             lambda: self._session.request(method, path, params=params, json=json),
             rng=self._rng,

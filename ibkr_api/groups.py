@@ -54,6 +54,7 @@ from ibkr_api.orders import (
 )
 from ibkr_api.retry import RetryPolicy
 from ibkr_api.snapshot import ask_until
+from ibkr_session.endpoints import endpoint
 from ibkr_session.errors import DuplicateOrderError, IbkrAPIError, IbkrError
 from ibkr_session.logs import get_logger
 
@@ -94,7 +95,7 @@ class GroupDesk:
 
     def place(self, account_id: str, legs: Sequence[Mapping[str, Any]]) -> Any:
         """POST the legs (each carrying its ``cOID``) as one group; see the module doc."""
-        path = f"/iserver/account/{account_id}/orders"
+        path = endpoint("place_order").path(account_id=account_id)
         all_legs = [dict(leg) for leg in legs]
         coids = [str(leg["cOID"]) for leg in all_legs]
         target = _Target(coid=coids[0], order_id=None, judge=_judge_first(coids[0]))

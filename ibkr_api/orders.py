@@ -54,6 +54,7 @@ from ibkr_api.models import parse_number
 from ibkr_api.retry import TRANSIENT, RetryPolicy
 from ibkr_api.snapshot import ask_until
 from ibkr_session.clock import Clock
+from ibkr_session.endpoints import endpoint
 from ibkr_session.errors import (
     DuplicateOrderError,
     GatewayUnavailableError,
@@ -218,7 +219,7 @@ class OrderDesk:
 
         try:
             return self._submit(
-                f"/iserver/account/{account_id}/orders",
+                endpoint("place_order").path(account_id=account_id),
                 {"orders": [dict(order)]},
                 _Target(coid=coid, order_id=None, judge=judge, sent=order),
             )
@@ -239,7 +240,7 @@ class OrderDesk:
             return _Lookup.RESEND if found.get("status") in _WORKING_STATUSES else _Lookup.UNKNOWN
 
         return self._submit(
-            f"/iserver/account/{account_id}/order/{order_id}",
+            endpoint("modify_order").path(account_id=account_id, order_id=order_id),
             dict(order),
             _Target(coid=None, order_id=order_id, judge=judge),
         )
@@ -361,7 +362,7 @@ class OrderDesk:
         """Send a reply. No keep-alive bookkeeping here: the session holds its keep-alive
         while the answer is the chain's next question and releases it on any other answer
         or on a failure."""
-        path = f"/iserver/reply/{reply_id}"
+        path = endpoint("reply").path(reply_id=reply_id)
         try:
             answer = self._session.request("POST", path, json={"confirmed": confirmed})
             if not _is_order_answer(answer):
