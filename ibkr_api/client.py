@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, cast
@@ -180,6 +181,7 @@ class IbkrClient:
         )
         self._primed: GenerationMemory[str] = GenerationMemory(self._generation)
         self._portfolio_priming = threading.Lock()
+        self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
         self._orders_attempts = orders_attempts
         self._orders_wait = orders_wait
         self._snapshots = SnapshotReader(
@@ -222,10 +224,14 @@ class IbkrClient:
     def stream(self, **options: Any) -> Stream:
         """Quotes, orders, P&L and trades over the gateway's WebSocket, kept alive through
         every session event (``ibkr_api.stream``); ``options`` go to ``Stream``."""
-        return Stream(self, **options)
+        stream = Stream(self, **options)
+        self._streams.add(stream)
+        return stream
 
     def close(self) -> None:
-        """Close the session manager, if this client created it."""
+        """Close this client's streams, and the session manager if this client created it."""
+        for stream in list(self._streams):
+            stream.close()
         if self._owns_session:
             self._session.close()
 

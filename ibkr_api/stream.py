@@ -57,7 +57,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ibkr_api.models import Order, Quote, parse_number
-from ibkr_session.core import backoff_delay
+from ibkr_session.core import AuthStatus, backoff_delay
 from ibkr_session.errors import (
     CompetingSessionError,
     IbkrError,
@@ -373,7 +373,7 @@ class Stream:
 
         self._queue = _Queue()
         self._callbacks: list[tuple[type[Any] | None, Callable[[Any], None]]] = []
-        self._session.on_transition(self._on_session_transition)
+        self._stop_listening = self._session.on_transition(self._on_session_transition)
         if start:
             self.start()
 
@@ -550,6 +550,7 @@ class Stream:
             self._closed = True
             self._ready.notify_all()
         self._stop.set()
+        self._stop_listening()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10.0)
@@ -697,7 +698,7 @@ class Stream:
         if self._session.state not in _USABLE_STATES:
             # The guard recovers (ssodh/init) and primes, or raises what only time or a
             # human can fix.
-            self._session.request("GET", "/iserver/accounts")
+            self._session.ensure_ready()
             answer = self._session.request("POST", "/tickle")
         session_id = answer.get("session") if isinstance(answer, dict) else None
         if not isinstance(session_id, str) or not session_id:
@@ -878,6 +879,8 @@ class Stream:
             self._session_status(message.get("args"))
         elif topic == "tic" and message.get("alive") is False:
             self._disturb("gateway says the session is not alive")
+        elif topic == "tic" and message.get("alive") is True:
+            self._session.note_contact()  # as good as a tickle: the session is alive
         elif topic == "system" and isinstance(message.get("hb"), int | float):
             with self._lock:
                 self._heartbeat_at = _dt.datetime.fromtimestamp(message["hb"] / 1000, _dt.UTC)
@@ -885,11 +888,16 @@ class Stream:
             log.debug("stream.ignored", topic=topic)
 
     def _session_status(self, args: object) -> None:
-        if not isinstance(args, dict):
+        """``sts`` is the same news as a probe answer: the session's state machine hears it
+        (an ``authenticated=false`` here is a 401 for every REST call too)."""
+        status = AuthStatus.from_answer(args)
+        if status is None:
             return
-        if args.get("competing") is True:
+        if not _session_busy(self._session):
+            self._session.hear(status, "stream sts")
+        if status.competing:
             self._disturb("gateway says competing=true")
-        elif args.get("authenticated") is False:
+        elif not status.authenticated:
             self._disturb("gateway says authenticated=false")
 
     def _merge_quote(self, conid: int, message: Mapping[str, Any], *, refill: bool = False) -> None:
@@ -1083,16 +1091,8 @@ _TOPIC_ON = {
 
 
 def _session_busy(session: SessionManager) -> bool:
-    """An order POST or question is open: nothing else may reach the gateway over REST.
-
-    Reads the manager's public ``quiet`` when it has one (the hook asked of the session),
-    else its private rule.
-    """
-    quiet = getattr(session, "quiet", None)
-    if isinstance(quiet, bool):
-        return quiet
-    rule = getattr(session, "_must_stay_quiet", None)
-    return bool(rule()) if callable(rule) else False
+    """An order POST or question is open: nothing else may reach the gateway over REST."""
+    return session.quiet
 
 
 def _order_event(

@@ -63,6 +63,7 @@ from ibkr_session.logs import get_logger
 from ibkr_session.pacing import Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
+from ibkr_session.tls import TrustDecision
 from ibkr_session.transport import (
     DEFAULT_MAX_ANSWER_BYTES,
     Transport,
@@ -232,9 +233,44 @@ class SessionManager:
         """The pacer every request goes through (None with ``pacing=False``)."""
         return self._pacer
 
-    def on_transition(self, callback: TransitionListener) -> None:
-        """Call ``callback(old, new, reason)`` after every state change (outside the lock)."""
-        self._machine.on_transition(callback)
+    @property
+    def trust(self) -> TrustDecision:
+        """How the gateway's certificate is trusted (the stream's socket obeys the same)."""
+        return self._transport.trust
+
+    @property
+    def quiet(self) -> bool:
+        """An order POST or an order question is open: nothing else may reach the gateway
+        from this manager (a request in between makes the gateway cancel the order)."""
+        with self._lock:
+            return self._must_stay_quiet()
+
+    def on_transition(self, callback: TransitionListener) -> Callable[[], None]:
+        """Call ``callback(old, new, reason)`` after every state change (outside the lock);
+        returns a function that removes the callback."""
+        return self._machine.on_transition(callback)
+
+    def hear(self, status: AuthStatus, source: str) -> SessionState:
+        """News about the brokerage session from elsewhere (the stream's ``sts``): the same
+        verdict as a probe answer, without sending one."""
+        with self._locked():
+            self._apply_status(status, source, None)
+        return self.state
+
+    def note_contact(self) -> None:
+        """The gateway confirmed the session another way (the stream's ``tic``): no need
+        to doubt it for ``stale_after`` more seconds."""
+        with self._locked():
+            if self._machine.state is _S.AUTHENTICATED:
+                self._confirm_contact()
+
+    def ensure_ready(self) -> None:
+        """Run the guard alone: recover and prime now, or raise what blocks ``/iserver``
+        (the reset window, a competing login, a logged-out gateway)."""
+        try:
+            self._guard(_ACCOUNTS, _ACCOUNTS.method, _ACCOUNTS.template)
+        finally:
+            self._machine.deliver()
 
     # -- requests ---------------------------------------------------------------------
 

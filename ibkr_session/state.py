@@ -89,10 +89,18 @@ class StateMachine:
     def state(self) -> SessionState:
         return self._state
 
-    def on_transition(self, listener: TransitionListener) -> None:
-        """Call ``listener(old, new, reason)`` after every state change."""
+    def on_transition(self, listener: TransitionListener) -> Callable[[], None]:
+        """Call ``listener(old, new, reason)`` after every state change; returns a function
+        that removes it again."""
         with self._lock:
             self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
 
     def transition(self, new: SessionState, reason: str) -> bool:
         """Move to ``new``; returns whether the state changed (staying put is a no-op).

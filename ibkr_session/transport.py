@@ -161,7 +161,8 @@ class Transport:
                 field="max_answer_bytes",
             )
         self.address = parse_gateway_url(gateway_url)
-        trust = decide_trust(self.address, pin=pin, verify=verify, insecure=insecure)
+        self.trust = trust = decide_trust(self.address, pin=pin, verify=verify, insecure=insecure)
+        """How this gateway's certificate is trusted (the WebSocket transport reuses it)."""
         self._clock = clock
         self._timeout = float(timeout)
         self._connect_timeout = min(float(connect_timeout), float(timeout))

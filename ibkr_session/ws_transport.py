@@ -27,19 +27,16 @@ import hashlib
 import json
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import websockets.exceptions
 import websockets.sync.client
-from requests.adapters import HTTPAdapter
 
-from ibkr_session.errors import GatewayUnreachableError, InsecureGatewayError
+from ibkr_session.errors import GatewayUnreachableError
 from ibkr_session.logs import get_logger
 from ibkr_session.tls import (
-    LoopbackAdapter,
     PinnedAdapter,
     TrustDecision,
-    is_loopback,
     parse_gateway_url,
 )
 
@@ -122,31 +119,8 @@ def ssl_context(trust: TrustDecision) -> tuple[ssl.SSLContext, str | None]:
 
 
 def trust_of(manager: SessionManager) -> TrustDecision:
-    """The manager's trust decision.
-
-    A manager that exposes ``trust`` (the hook asked of the session) is read directly;
-    otherwise the decision is read back from its ``requests`` session, which carries it
-    as the adapter mounted for the gateway and the ``verify`` value.
-    """
-    exposed = getattr(manager, "trust", None)
-    if isinstance(exposed, TrustDecision):
-        return exposed
-    transport: Any = getattr(manager, "_transport", None)
-    session: Any = getattr(transport, "_session", None)
-    if session is None:
-        # Nothing to read (a transport of the caller's): only a loopback gateway may then
-        # go on without a pin; anywhere else the socket must not guess.
-        if is_loopback(parse_gateway_url(manager.gateway_url).host):
-            return TrustDecision(LoopbackAdapter(), False)
-        raise InsecureGatewayError(
-            f"cannot tell how this session trusts {manager.gateway_url} (its transport "
-            "exposes no trust decision), so the stream will not open a socket there"
-        )
-    adapter = session.get_adapter(manager.gateway_url + "/")
-    verify = session.verify
-    if not isinstance(adapter, HTTPAdapter):
-        adapter = LoopbackAdapter()
-    return TrustDecision(adapter, verify if isinstance(verify, bool | str) else False)
+    """The manager's trust decision: the socket trusts exactly what REST trusts."""
+    return manager.trust
 
 
 def _unverified() -> ssl.SSLContext:

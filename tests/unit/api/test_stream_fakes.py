@@ -83,6 +83,9 @@ class FakeSession:
         self.requests: list[tuple[str, str]] = []
         self.refreshes = 0
         self.listeners: list[Callable[[SessionState, SessionState, str], None]] = []
+        self.quiet = False
+        self.heard: list[tuple[bool, bool]] = []
+        self.contacts = 0
 
     @property
     def state(self) -> SessionState:
@@ -93,8 +96,21 @@ class FakeSession:
         for listener in self.listeners:
             listener(old, new, reason)
 
-    def on_transition(self, callback: Callable[[SessionState, SessionState, str], None]) -> None:
+    def on_transition(
+        self, callback: Callable[[SessionState, SessionState, str], None]
+    ) -> Callable[[], None]:
         self.listeners.append(callback)
+        return lambda: self.listeners.remove(callback)
+
+    def hear(self, status: Any, source: str) -> SessionState:
+        self.heard.append((status.authenticated, status.competing))
+        return self._state
+
+    def note_contact(self) -> None:
+        self.contacts += 1
+
+    def ensure_ready(self) -> None:
+        self.request("GET", "/iserver/accounts")
 
     def refresh(self) -> SessionState:
         self.refreshes += 1

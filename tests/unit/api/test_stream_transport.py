@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 
@@ -84,18 +83,3 @@ def test_the_manager_s_own_decision_is_the_one_the_socket_uses() -> None:
         manager.close()
     assert fingerprint == "ab" * 32
     assert context.verify_mode is ssl.CERT_NONE
-
-
-class _Opaque:
-    """A session whose transport shows no trust decision (a caller's own transport)."""
-
-    def __init__(self, gateway_url: str) -> None:
-        self.gateway_url = gateway_url
-
-
-def test_an_unreadable_trust_is_only_assumed_for_a_loopback_gateway() -> None:
-    local, pin = ssl_context(trust_of(cast(Any, _Opaque("https://localhost:5000"))))
-    assert local.verify_mode is ssl.CERT_NONE
-    assert pin is None
-    with pytest.raises(InsecureGatewayError, match="will not open a socket"):
-        trust_of(cast(Any, _Opaque("https://gateway.internal:5000")))
