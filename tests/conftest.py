@@ -28,6 +28,24 @@ MARKET_OPEN = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
 """Monday 2026-01-05 10:00 New York: US markets open, hours before the nightly reset."""
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The suite's own ``$XDG_STATE_HOME``: the default (file) coordination store and any
+    state a test leaves behind live there, never in the user's ``~/.local/state``, so a
+    run neither reads what another run or a real bot left nor disturbs it. Child processes
+    (``ibkr run``, fleets) inherit it."""
+    state = tmp_path_factory.mktemp("xdg-state")
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(state)
+    try:
+        yield state
+    finally:
+        if previous is None:
+            os.environ.pop("XDG_STATE_HOME", None)
+        else:
+            os.environ["XDG_STATE_HOME"] = previous
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     """The test's virtual time; a folder that needs another moment overrides this."""
