@@ -224,11 +224,23 @@ class FileStore:
         return connection
 
     def _create_file(self) -> None:
-        """The directory ``0700`` and the file ``0600`` when this store creates them."""
+        """The directory ``0700`` and the file ``0600`` when this store creates them.
+
+        An existing file is never opened here: closing any descriptor of a file drops
+        every POSIX lock this process holds on it, so another connection's transaction
+        would lose its lock and other processes could write at the same time, which
+        corrupts the database (sqlite.org/howtocorrupt.html, 2.2). Only a file that does
+        not exist yet (nobody holds a lock on it) is created, with ``O_EXCL``.
+        """
         directory = self.path.parent
         if not directory.is_dir():
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if self.path.exists():
+            return
+        try:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # another thread or process created it meanwhile
         os.close(descriptor)
 
 

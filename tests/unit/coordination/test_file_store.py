@@ -108,3 +108,39 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     os.waitpid(pid, 0)
     store.update(["n"], bump)
     assert store.update(["n"], lambda values: values["n"]) == 3
+
+
+def test_opening_a_second_store_never_drops_the_first_ones_lock(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it. A
+    WAL connection holds a shared lock on the database file all along; without it, the
+    last other process to close believes it is alone, checkpoints and deletes the WAL
+    under the live connection: "database disk image is malformed" (seen before the fix).
+    A second store (another manager of this process) opening the file keeps that lock."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "state.db"
+    first = FileStore(path)
+    first.update(["k"], lambda values: values.__setitem__("k", 0))
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 510, 0x40000002, 0)\n"
+        "    print('no lock held')\n"
+        "except OSError:\n"
+        "    print('locked')\n"
+    )
+
+    def shared_lock() -> str:
+        answer = subprocess.run(  # noqa: S603 (our own interpreter and script)
+            [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True
+        )
+        return answer.stdout.strip()
+
+    assert shared_lock() == "locked"
+    second = FileStore(path)
+    second.update(["other"], lambda values: None)
+    assert shared_lock() == "locked"
+    second.close()
+    assert shared_lock() == "locked"
