@@ -93,6 +93,7 @@ from ibkr_session.errors import (
 )
 from ibkr_session.logs import get_logger
 from ibkr_session.manager import SessionManager
+from ibkr_session.pacing import PACING_REFUSAL
 
 __all__ = ["DEFAULT_GATEWAY_URL", "DEFAULT_SNAPSHOT_FIELDS", "IbkrClient"]
 
@@ -1160,7 +1161,7 @@ class IbkrClient:
                 row.unsent()
             raise
         except RateLimitedError as exc:
-            if exc.code == "pacing":  # the session's pacer refused: nothing was sent
+            if exc.code == PACING_REFUSAL:  # the session's pacer refused: nothing was sent
                 row.unsent()
             else:
                 row.sent()

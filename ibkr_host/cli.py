@@ -106,8 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
         "seconds, with ctx.ibkr connected to the gateway. Ctrl-C or SIGTERM stops after "
         "the current tick (abandoned if it does not end at once); exit 0.",
     )
-    run.add_argument("worker", type=Path, metavar="WORKER.py", help="the worker file")
+    run.add_argument(
+        "workers",
+        type=Path,
+        nargs="+",
+        metavar="WORKER.py",
+        help="the worker file; several share one client and one session (each its own "
+        "state file and log name)",
+    )
     _add_gateway(run, required=True)
+    _add_coordination(run)
     run.add_argument(
         "--interval",
         type=_positive_float,
@@ -216,9 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Probe the gateway once and show a verdict, the session state, the "
         "auth status, the accounts, the selected account and the next reset window. "
         "Exit 0: usable, or inside the nightly reset window (normal); 1: needs attention "
-        "(not logged in, competing login, unreachable, the penalty box); 2: usage.",
+        "(not logged in, competing login, unreachable, the penalty box); 2: usage. "
+        "Also the fleet: live workers, the keep-alive holder, the brokerage generation.",
     )
     _add_gateway(status, required=False)
+    _add_coordination(status)
     _add_region(status)
     _add_market_time(status, "judge the session at WHEN (as `ibkr sim --market-time`)")
     _add_verbosity(status, dest_prefix="sub_")
@@ -328,6 +338,17 @@ def _add_gateway(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
 
 
+def _add_coordination(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--coordination",
+        metavar="URL",
+        default=None,
+        help="where the processes of one gateway share pacing, keep-alive and recovery: "
+        "file (default), file:///path/state.db, redis://host:6379/0, memory "
+        "(default: $IBKR_COORDINATION, else file)",
+    )
+
+
 def _tls_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"pin": args.pin, "verify": args.ca_file, "insecure": args.insecure}
 
@@ -400,12 +421,21 @@ def _run(args: argparse.Namespace) -> int:
         load_worker,
     )
 
+    paths: list[Path] = args.workers
+    names = [path.stem for path in paths]
+    if len(set(names)) != len(names):
+        print("ibkr: two workers with one name would share a state file and a log name",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.state_file is not None and len(paths) > 1:
+        print("ibkr: --state-file names one worker's file; several workers each keep "
+              ".ibkr-state/NAME.json", file=sys.stderr)  # fmt: skip
+        return 2
     try:
-        worker = load_worker(args.worker)
+        workers = [load_worker(path) for path in paths]
     except WorkerLoadError as exc:
         print(f"ibkr: {exc}", file=sys.stderr)
         return 1
-    state_file = args.state_file or Path(".ibkr-state") / f"{args.worker.stem}.json"
     deadline = args.setup_deadline
     if deadline is None and args.ticks is not None:
         deadline = DEFAULT_SETUP_DEADLINE
@@ -415,26 +445,82 @@ def _run(args: argparse.Namespace) -> int:
         region=args.region,
         account_id=args.account,
         clock=_clock(args),
+        coordination=args.coordination,
         **_tls_options(args),
     ) as client:
-        ctx = WorkerContext(args.worker.stem, client=client, state=state_file)
-        runner = WorkerRunner(worker, ctx, setup_deadline=deadline, stop=stop)
+        runners = [
+            WorkerRunner(
+                worker,
+                WorkerContext(
+                    path.stem,
+                    client=client,
+                    state=args.state_file or Path(".ibkr-state") / f"{path.stem}.json",
+                ),
+                setup_deadline=deadline,
+                stop=stop,
+            )
+            for worker, path in zip(workers, paths, strict=True)
+        ]
         with (
-            _operating(args, client, runner),
-            _graceful_stop(stop, abandon=lambda: runner.in_worker_call),
+            _operating(args, client, runners),
+            _graceful_stop(stop, abandon=lambda: any(r.in_worker_call for r in runners[:1])),
         ):
             try:
-                result = runner.run(interval=args.interval, ticks=args.ticks)
-            except Exception as exc:  # setup raised: a bug in the worker, said in one line
-                print(f"ibkr: {_worker_error(exc, args.worker)}", file=sys.stderr)
+                results = _run_all(runners, interval=args.interval, ticks=args.ticks)
+            except (
+                WorkerCrashedError
+            ) as crash:  # setup raised: a bug in the worker, said in one line
+                print(f"ibkr: {_worker_error(crash.error, paths[crash.index])}", file=sys.stderr)
                 return 1
-    print(f"{args.worker.name}: {result.describe()}")
-    every_tick_failed = result.ticks > 0 and result.failed == result.ticks
-    return 1 if every_tick_failed or result.setup_gave_up is not None else 0
+    for path, result in zip(paths, results, strict=True):
+        print(f"{path.name}: {result.describe()}")
+    gave_up = any(
+        (result.ticks > 0 and result.failed == result.ticks) or result.setup_gave_up is not None
+        for result in results
+    )
+    return 1 if gave_up else 0
+
+
+def _run_all(runners: list[Any], *, interval: float, ticks: int | None) -> list[Any]:
+    """Run the first worker on this thread (Ctrl-C can abandon its tick), the others beside
+    it on threads of their own; a worker's crash stops the others (they share the stop
+    event) and is raised here, naming that worker (``WorkerCrashedError``)."""
+    crashed: list[WorkerCrashedError] = []
+
+    def run(index: int) -> None:
+        try:
+            runners[index].run(interval=interval, ticks=ticks)
+        except Exception as exc:
+            crashed.append(WorkerCrashedError(index, exc))
+            runners[index].stop.set()
+
+    threads = [
+        threading.Thread(target=run, args=(index,), name=f"ibkr-worker-{index}")
+        for index in range(1, len(runners))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        run(0)
+    finally:
+        for thread in threads:
+            thread.join()
+    if crashed:
+        raise crashed[0]
+    return [runner.result for runner in runners]
+
+
+class WorkerCrashedError(Exception):
+    """A worker's ``setup`` or ``tick`` raised what no session error explains: a bug."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
 
 
 @contextmanager
-def _operating(args: argparse.Namespace, client: Any, runner: Any) -> Iterator[None]:
+def _operating(args: argparse.Namespace, client: Any, runners: list[Any]) -> Iterator[None]:
     """Metrics and alerts of ``ibkr run``, fed by the session's and the runner's hooks."""
     session = client.session
     server = None
@@ -443,7 +529,8 @@ def _operating(args: argparse.Namespace, client: Any, runner: Any) -> Iterator[N
 
         metrics = HostMetrics(session.clock, session.schedule, session.state)
         session.on_transition(metrics.on_transition)
-        runner.listeners.append(metrics.on_worker)
+        for runner in runners:
+            runner.listeners.append(metrics.on_worker)
         server = MetricsServer(metrics, port=args.metrics_port).start()
     if args.alert_command or args.alert_webhook:
         from ibkr_host.alerts import Alerts, command_sink, webhook_sink
@@ -460,7 +547,8 @@ def _operating(args: argparse.Namespace, client: Any, runner: Any) -> Iterator[N
             competing_after=args.competing_alert_after,
         )
         session.on_transition(alerts.on_transition)
-        runner.listeners.append(alerts.on_worker)
+        for runner in runners:
+            runner.listeners.append(alerts.on_worker)
     try:
         yield
     finally:
@@ -517,6 +605,7 @@ def _status(args: argparse.Namespace) -> int:
         args.gateway,
         region=args.region,
         clock=_clock(args),
+        coordination=args.coordination,
         **_tls_options(args),
     )
     for label, value in report.rows:

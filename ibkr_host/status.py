@@ -19,6 +19,8 @@ from typing import Any
 
 from ibkr_api.client import IbkrClient
 from ibkr_session.clock import Clock
+from ibkr_session.coordination import Coordinator
+from ibkr_session.coordination.shared import KEEPALIVE_LEASE
 from ibkr_session.errors import IbkrError, RateLimitedError
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState
@@ -57,8 +59,9 @@ def gather_status(
     verify: str | None = None,
     insecure: bool = False,
     clock: Clock | None = None,
+    coordination: str | None = None,
 ) -> StatusReport:
-    """Probe ``gateway_url`` once and describe the session."""
+    """Probe ``gateway_url`` once and describe the session and the fleet sharing it."""
     report = StatusReport()
     with IbkrClient(
         gateway_url,
@@ -67,6 +70,7 @@ def gather_status(
         verify=verify,
         insecure=insecure,
         clock=clock,
+        coordination=coordination,
         retry_attempts=1,
     ) as client:  # one probe, no retries: a status answers at once
         session = client.session
@@ -82,6 +86,7 @@ def gather_status(
                 ("accounts", _row(report, lambda: _accounts_line(client.get_accounts()))),
                 ("selected", _row(report, lambda: _selected_line(client))),
             ]
+        fleet = _fleet_rows(session.coordinator, report)
         now = session.clock.now()
         text, report.exit_code = verdict(
             state, session.schedule, now, gateway_url, penalty_seconds=report.penalty_seconds
@@ -90,7 +95,27 @@ def gather_status(
         if report.penalty_seconds is not None:
             report.rows.append(("penalty box", _penalty_line(report.penalty_seconds, now, session)))
         report.rows.append(("next reset", describe_window(session.schedule, now)))
+        report.rows += fleet
     return report
+
+
+def _fleet_rows(coordinator: Coordinator, report: StatusReport) -> list[tuple[str, str]]:
+    """Who else talks to this gateway, as the shared coordination knows: live workers, the
+    keep-alive holder, the brokerage generation, and IBKR's penalty box if one is on."""
+    now = coordinator.now()
+    shared = coordinator.session()
+    others = [worker.holder for worker in coordinator.workers(now)]
+    holder = coordinator.holder_of(KEEPALIVE_LEASE, now)
+    penalty = shared.penalty_until - now
+    if penalty > 0 and report.penalty_seconds is None:
+        report.penalty_seconds = penalty
+    alone = " (unreachable: this process alone)" if coordinator.degraded else ""
+    return [
+        ("coordination", f"{coordinator.kind}{alone}"),
+        ("workers", f"{len(others)} live" + (f": {', '.join(others)}" if others else "")),
+        ("keep-alive", holder[0] if holder else "nobody (the next worker to start tickles)"),
+        ("generation", f"{shared.generation} (brokerage sessions seen by the fleet)"),
+    ]
 
 
 def verdict(

@@ -60,7 +60,7 @@ from ibkr_session.errors import (
     ResetWindowError,
 )
 from ibkr_session.logs import get_logger
-from ibkr_session.pacing import Pacer
+from ibkr_session.pacing import PACING_REFUSAL, Pacer
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState, StateMachine, TransitionListener
 from ibkr_session.tls import TrustDecision
@@ -412,6 +412,14 @@ class SessionManager:
                 )
         except ResetWindowError as exc:
             log.info("session.keepalive_in_reset_window", detail=str(exc))
+        except RateLimitedError as exc:
+            if exc.code == PACING_REFUSAL:
+                # Someone just tickled (a worker's own tickle() counts) or the box is on:
+                # the next step tries again; nothing failed, nothing was sent.
+                log.debug("session.keepalive_paced", detail=exc.msg)
+                self._next_tickle = self.clock.monotonic() + _KEEPALIVE_MAX_WAIT
+            else:
+                log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
         except IbkrError as exc:
             log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
         finally:

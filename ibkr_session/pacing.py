@@ -41,9 +41,13 @@ from ibkr_session.endpoints import PACING_ROWS, PacingRow, endpoint_for
 from ibkr_session.errors import RateLimitedError
 from ibkr_session.logs import get_logger
 
-__all__ = ["MAX_PENALTY", "Pacer", "budget_of"]
+__all__ = ["MAX_PENALTY", "PACING_REFUSAL", "Pacer", "budget_of"]
 
 log = get_logger(__name__)
+
+PACING_REFUSAL = "pacing"
+"""``RateLimitedError.code`` when this pacer refused a wait: nothing was sent (a 429 from
+the gateway has code 429)."""
 
 MAX_PENALTY = 900.0
 """The longest penalty believed (IBKR's box is 10-15 minutes): a wild ``Retry-After``
@@ -182,7 +186,7 @@ class Pacer:
         if wait.in_flight or waited + wait.seconds <= max_wait:
             return
         raise RateLimitedError(
-            "pacing",
+            PACING_REFUSAL,
             f"client-side pacing: {wait.reason} has no room for {wait.seconds:.1f} s; "
             "nothing was sent",
             retry_after=wait.seconds,

@@ -186,3 +186,51 @@ def test_status_of_a_stopped_gateway_answers_at_once_with_exit_1(
     out = capsys.readouterr().out
     assert "DISCONNECTED" in out
     assert "is the Client Portal Gateway running there?" in out
+
+
+def test_run_hosts_several_workers_on_one_client(
+    live_sim: SimulatedGateway,
+    examples: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # each worker keeps .ibkr-state/NAME.json here
+    recipes = [str(examples / name) for name in ("mean_reversion.py", "nlv_summary.py")]
+    code = main(["run", *recipes, "--gateway", live_sim.url, "--ticks", "2", "--interval", "1",
+                 "--coordination", "memory", *AT])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "mean_reversion.py: 2 ticks: 2 ok, 0 failed" in out
+    assert "nlv_summary.py: 2 ticks: 2 ok, 0 failed" in out
+    state = json.loads((tmp_path / ".ibkr-state" / "mean_reversion.json").read_text())
+    assert state == {"account": "U1234567", "aapl_conid": 265598}  # its own file
+    assert sum(1 for r in live_sim.requests if r.path == "/iserver/auth/status") <= 1  # one session
+
+
+def test_run_refuses_two_workers_of_one_name_and_one_state_file_for_two(
+    examples: Path, tmp_path: Path
+) -> None:
+    recipe = str(examples / "nlv_summary.py")
+    assert main(["run", recipe, recipe, "--gateway", "https://127.0.0.1:1"]) == 2
+    other = str(examples / "mean_reversion.py")
+    state = ["--state-file", str(tmp_path / "s.json")]
+    assert main(["run", recipe, other, "--gateway", "https://127.0.0.1:1", *state]) == 2
+
+
+def test_status_shows_the_fleet_sharing_the_gateway(
+    live_sim: SimulatedGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ibkr_api import IbkrClient
+
+    shared = f"file://{tmp_path / 'fleet.db'}"
+    clock = ShiftedClock(parse_market_time(MARKET_TIME))
+    with IbkrClient(live_sim.url, clock=clock, coordination=shared) as worker:
+        worker.session.keepalive()  # a running worker: heartbeat and the keep-alive lease
+        holder = worker.session.coordinator.holder
+        assert main(["status", "--gateway", live_sim.url, "--coordination", shared, *AT]) == 0
+    rows = {line[:14].strip(): line[14:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["coordination"] == "file"
+    assert rows["workers"] == f"1 live: {holder}"
+    assert rows["keep-alive"] == holder
+    assert rows["generation"].startswith("1 ")
