@@ -51,6 +51,8 @@ from ibkr_session.schedule import REGION_ZONES
 __all__ = ["STOP_SIGNALS", "build_parser", "main"]
 
 DEFAULT_GATEWAY = DEFAULT_GATEWAY_URL
+DEFAULT_PACING_MAX_WAIT = 30.0
+"""The session's own default; ``ibkr run`` allows a tick to wait one interval if longer."""
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Ctrl-C, and what ``docker stop`` and systemd send: both stop ``run`` and ``sim``."""
@@ -446,6 +448,9 @@ def _run(args: argparse.Namespace) -> int:
         account_id=args.account,
         clock=_clock(args),
         coordination=args.coordination,
+        # A tick may wait for pacing up to one interval (a fleet sharing a 1-per-5-s row
+        # queues), never longer: then RateLimitedError says when to come back.
+        pacing_max_wait=max(DEFAULT_PACING_MAX_WAIT, args.interval),
         **_tls_options(args),
     ) as client:
         runners = [

@@ -58,23 +58,29 @@ def _ibkr(sim: SimulatedGateway, tmp_path: Path, *words: str) -> subprocess.Pope
 
 
 def _start_workers(
-    sim: SimulatedGateway, tmp_path: Path, count: int, *, ticks: int = TICKS
+    sim: SimulatedGateway,
+    tmp_path: Path,
+    count: int,
+    *,
+    ticks: int = TICKS,
+    recipe: Path = RECIPE,
+    interval: float = 2.0,
 ) -> list[subprocess.Popen[str]]:
     return [
         _ibkr(
-            sim, tmp_path, "run", str(RECIPE), "--interval", "2", "--ticks", str(ticks),
-            "--state-file", str(tmp_path / f"worker-{index}.json"),
+            sim, tmp_path, "run", str(recipe), "--interval", str(interval),
+            "--ticks", str(ticks), "--state-file", str(tmp_path / f"worker-{index}.json"),
         )
         for index in range(count)
     ]  # fmt: skip
 
 
-def _finish(workers: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
+def _finish(workers: list[subprocess.Popen[str]], timeout: float = 60) -> list[tuple[int, str]]:
     """Exit code and output of each worker (read while it runs: a full pipe would block it)."""
     outputs = []
     for worker in workers:
         try:
-            outputs.append(worker.communicate(timeout=60)[0])
+            outputs.append(worker.communicate(timeout=timeout)[0])
         except subprocess.TimeoutExpired:
             worker.kill()
             outputs.append("TIMEOUT\n" + worker.communicate()[0])
@@ -129,3 +135,23 @@ def test_status_then_run_back_to_back_share_the_account_list_budget(
     assert code == 0, output
     assert [r for r in gateway.requests if r.status == 429] == []
     assert _paths(gateway, "/portfolio/accounts") >= 2
+
+
+@pytest.mark.slow
+def test_eight_order_ladders_share_one_gateway_and_trade_each_order_once(
+    gateway: SimulatedGateway, tmp_path: Path
+) -> None:
+    """Eight ladders re-quote every tick: each cancels and places five orders and reads the
+    live orders, whose budget (1 per 5 s) the whole fleet shares; a tick may wait for it up
+    to one interval."""
+    ladder = REPO / "examples" / "order_ladder.py"
+    results = _finish(
+        _start_workers(gateway, tmp_path, 8, ticks=2, recipe=ladder, interval=50.0),
+        timeout=400,
+    )
+
+    for code, output in results:
+        assert code == 0, output
+        assert "2 ticks: 2 ok, 0 failed" in output, output
+    assert [r for r in gateway.requests if r.status == 429] == []
+    assert all(count <= 1 for count in gateway.executions_by_coid().values())
