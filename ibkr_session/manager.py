@@ -193,6 +193,7 @@ class SessionManager:
         self._question_id: str | None = None
         self._orders_in_flight = 0
         self._closed = threading.Event()  # ends real-time waits at close()
+        self._speaking = threading.Lock()  # the keep-alive's turn to send
         self._keepalive_stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -380,50 +381,53 @@ class SessionManager:
         One manager per gateway tickles (the keep-alive lease); the others rely on its
         contact. Failures are logged, never raised: this runs unattended. The decision is
         taken under the lock, the tickle is sent outside it, so a slow or paced tickle
-        never blocks ``state`` readers, user calls or ``close()``.
+        never blocks ``state`` readers, user calls or ``close()``; it holds only the
+        speaking gate, which an order POST passes before it leaves, so no tickle can fall
+        between an order question and its reply.
         """
-        with self._locked():
-            self._apply_clock()
-            if self._must_stay_quiet():
-                log.debug("session.keepalive_held", reply_id=self._question_id)
-                return
-            now = self.clock.monotonic()
-            disconnected = self._machine.state is _S.DISCONNECTED
-            if now < (self._next_probe if disconnected else self._next_tickle):
-                return
-            self._next_tickle = now + self._tickle_interval
-        wall = self._wall()
-        self._coordinator.heartbeat(wall, 3 * self._tickle_interval, {"url": self.gateway_url})
-        if not disconnected and not self._coordinator.acquire(
-            KEEPALIVE_LEASE, 2 * self._tickle_interval, wall
-        ):
-            return  # another manager of this gateway tickles for everyone
-        try:
-            if disconnected:
-                with self._locked():
-                    self._probe(max_wait=_KEEPALIVE_MAX_WAIT)
-            else:
-                self._exchange(
-                    _TICKLE,
-                    "POST",
-                    _TICKLE.template,
-                    sent_in=self._generation,
-                    max_wait=_KEEPALIVE_MAX_WAIT,
-                )
-        except ResetWindowError as exc:
-            log.info("session.keepalive_in_reset_window", detail=str(exc))
-        except RateLimitedError as exc:
-            if exc.code == PACING_REFUSAL:
-                # Someone just tickled (a worker's own tickle() counts) or the box is on:
-                # the next step tries again; nothing failed, nothing was sent.
-                log.debug("session.keepalive_paced", detail=exc.msg)
-                self._next_tickle = self.clock.monotonic() + _KEEPALIVE_MAX_WAIT
-            else:
+        with self._speaking:  # no order flow starts while the keep-alive speaks
+            with self._locked():
+                self._apply_clock()
+                if self._must_stay_quiet():
+                    log.debug("session.keepalive_held", reply_id=self._question_id)
+                    return
+                now = self.clock.monotonic()
+                disconnected = self._machine.state is _S.DISCONNECTED
+                if now < (self._next_probe if disconnected else self._next_tickle):
+                    return
+                self._next_tickle = now + self._tickle_interval
+            wall = self._wall()
+            self._coordinator.heartbeat(wall, 3 * self._tickle_interval, {"url": self.gateway_url})
+            if not disconnected and not self._coordinator.acquire(
+                KEEPALIVE_LEASE, 2 * self._tickle_interval, wall
+            ):
+                return  # another manager of this gateway tickles for everyone
+            try:
+                if disconnected:
+                    with self._locked():
+                        self._probe(max_wait=_KEEPALIVE_MAX_WAIT)
+                else:
+                    self._exchange(
+                        _TICKLE,
+                        "POST",
+                        _TICKLE.template,
+                        sent_in=self._generation,
+                        max_wait=_KEEPALIVE_MAX_WAIT,
+                    )
+            except ResetWindowError as exc:
+                log.info("session.keepalive_in_reset_window", detail=str(exc))
+            except RateLimitedError as exc:
+                if exc.code == PACING_REFUSAL:
+                    # Someone just tickled (a worker's own tickle() counts) or the box is on:
+                    # the next step tries again; nothing failed, nothing was sent.
+                    log.debug("session.keepalive_paced", detail=exc.msg)
+                    self._next_tickle = self.clock.monotonic() + _KEEPALIVE_MAX_WAIT
+                else:
+                    log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
+            except IbkrError as exc:
                 log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
-        except IbkrError as exc:
-            log.warning("session.keepalive_failed", error=str(exc), state=self.state.name)
-        finally:
-            self._machine.deliver()
+            finally:
+                self._machine.deliver()
 
     def start(self) -> None:
         """Run ``keepalive`` on a daemon thread until ``stop()``."""
@@ -757,7 +761,7 @@ class SessionManager:
         if not row.asks:
             yield
             return
-        with self._lock:
+        with self._speaking, self._lock:  # a tickle on its way finishes first
             self._orders_in_flight += 1
         try:
             yield
