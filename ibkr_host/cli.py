@@ -534,6 +534,7 @@ def _operating(args: argparse.Namespace, client: Any, runners: list[Any]) -> Ite
 
         metrics = HostMetrics(session.clock, session.schedule, session.state)
         session.on_transition(metrics.on_transition)
+        session.on_request(metrics.on_request)
         for runner in runners:
             runner.listeners.append(metrics.on_worker)
         server = MetricsServer(metrics, port=args.metrics_port).start()

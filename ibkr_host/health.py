@@ -2,12 +2,11 @@
 
 Needs ``prometheus_client`` (the optional extra ``ibkr-session[metrics]``). Everything is
 fed by hooks, never by polling the gateway: the session's transitions
-(``SessionManager.on_transition``: state, transitions, recoveries and how long they took)
-and the runner's listeners (ticks by outcome). Ready means the session is usable or in an
-expected window (the nightly reset); live means the host process answers.
-
-Signals the library does not expose as hooks yet (requests by endpoint family and
-outcome, pacing waits, 429s, question holds, stream gaps) are not exported here.
+(``SessionManager.on_transition``: state, transitions, recoveries and how long they took),
+its requests (``SessionManager.on_request``: by endpoint family and outcome, 429s, pacing
+waits, durations) and the runner's listeners (ticks by outcome). Ready means the session
+is usable or in an expected window (the nightly reset); live means the host process
+answers. Question holds and stream gaps are not exported yet.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any
 from ibkr_session.clock import Clock
 from ibkr_session.errors import IbkrError
 from ibkr_session.logs import get_logger
+from ibkr_session.manager import RequestRecord
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState
 
@@ -67,6 +67,23 @@ class HostMetrics:
         self._ticks = prom.Counter(
             "ibkr_worker_ticks", "Worker ticks by outcome", ["outcome"], registry=self.registry
         )
+        self._requests = prom.Counter(
+            "ibkr_requests",
+            "Requests to the gateway by endpoint family and outcome (rate_limited: a 429)",
+            ["family", "outcome"],
+            registry=self.registry,
+        )
+        self._pacing_wait = prom.Counter(
+            "ibkr_pacing_wait_seconds",
+            "Seconds requests waited for IBKR's pacing limits before leaving",
+            registry=self.registry,
+        )
+        self._request_seconds = prom.Histogram(
+            "ibkr_request_seconds",
+            "From a request leaving to its answer",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30),
+            registry=self.registry,
+        )
         self._show_state(state)
 
     # -- hooks ------------------------------------------------------------------------
@@ -82,6 +99,12 @@ class HostMetrics:
                 self._recoveries.observe(now - self._left_authenticated)
                 self._left_authenticated = None
             self._show_state(new)
+
+    def on_request(self, record: RequestRecord) -> None:
+        self._requests.labels(record.family, record.outcome).inc()
+        self._pacing_wait.inc(record.waited)
+        if record.outcome != "paced_out":
+            self._request_seconds.observe(record.seconds)
 
     def on_worker(self, event: str, error: IbkrError | None) -> None:
         if event.startswith("tick_"):

@@ -71,7 +71,7 @@ from ibkr_session.transport import (
     require_seconds,
 )
 
-__all__ = ["AuthStatus", "SessionManager"]
+__all__ = ["AuthStatus", "RequestRecord", "SessionManager"]
 
 log = get_logger(__name__)
 
@@ -194,6 +194,7 @@ class SessionManager:
         self._orders_in_flight = 0
         self._closed = threading.Event()  # ends real-time waits at close()
         self._speaking = threading.Lock()  # the keep-alive's turn to send
+        self._request_listeners: list[Callable[[RequestRecord], object]] = []
         self._keepalive_stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -250,6 +251,13 @@ class SessionManager:
         """Call ``callback(old, new, reason)`` after every state change (outside the lock);
         returns a function that removes the callback."""
         return self._machine.on_transition(callback)
+
+    def on_request(self, callback: Callable[[RequestRecord], object]) -> Callable[[], None]:
+        """Call ``callback(record)`` after every request that went through the pacer (probes
+        and keep-alive included): what a host's metrics count. Returns a remover; a
+        callback that raises is logged and ignored."""
+        self._request_listeners.append(callback)
+        return lambda: self._request_listeners.remove(callback)
 
     def hear(self, status: AuthStatus, source: str) -> SessionState:
         """News about the brokerage session from elsewhere (the stream's ``sts``): the same
@@ -668,14 +676,18 @@ class SessionManager:
         answer arriving after another thread renewed the session is not taken for news.
         """
         grant: Grant | None = None
+        asked = granted = self.clock.monotonic()
+        outcome = "ok"
         try:
             with self._paced(row, method, path, max_wait) as grant:
+                granted = self.clock.monotonic()
                 answer = self._transport.send(
                     method, path, params=params, json=json, timeout=timeout
                 )
         except InvalidRequestError:
             raise  # refused before sending: the gateway said nothing to learn from
         except IbkrError as exc:
+            outcome = _outcome(exc)
             if isinstance(exc, RateLimitedError) and exc.code == 429 and self._pacer is not None:
                 self._pacer.penalize(exc.retry_after)  # the gateway's 429, not our pacer's
             self._learn_from_failure(exc, row, sent_in)
@@ -683,6 +695,7 @@ class SessionManager:
         finally:
             if grant is not None:
                 self._hear_from_others(grant)
+            self._tell_request(row, outcome, asked, granted)
         self._learn_from_answer(row, answer, sent_in)
         return answer
 
@@ -695,6 +708,19 @@ class SessionManager:
             return
         with self._pacer.slot(method, path, opens_question=row.asks, max_wait=max_wait) as grant:
             yield grant
+
+    def _tell_request(self, row: Endpoint, outcome: str, asked: float, granted: float) -> None:
+        if not self._request_listeners:
+            return
+        done = self.clock.monotonic()
+        if outcome == "paced_out":  # refused while waiting: it never left
+            granted = done
+        record = RequestRecord(row.name, row.kind.value, outcome, granted - asked, done - granted)
+        for listener in tuple(self._request_listeners):
+            try:
+                listener(record)
+            except Exception:
+                log.exception("session.request_listener_failed", listener=repr(listener))
 
     def _hear_from_others(self, grant: Grant) -> None:
         """What the other managers of this gateway know that this one does not: a renewed
@@ -935,6 +961,29 @@ class SessionManager:
             self._depth.value = depth
         if depth == 0:
             self._machine.deliver()
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as a host's metrics see it (``SessionManager.on_request``)."""
+
+    endpoint: str
+    """The endpoint table's row name (``"snapshot"``, ``"place_order"``, ...)."""
+    family: str
+    """Its kind: ``read``, ``change``, ``order``, ``reply``, ``cancel``, ``session``."""
+    outcome: str
+    """``"ok"``, ``"rate_limited"`` (a 429), ``"paced_out"`` (our pacer refused a wait),
+    or the error's class name (``"GatewayUnreachableError"``, ...)."""
+    waited: float
+    """Seconds spent waiting for pacing before it left (or before it was refused)."""
+    seconds: float
+    """Seconds from leaving to its answer or failure."""
+
+
+def _outcome(error: IbkrError) -> str:
+    if isinstance(error, RateLimitedError):
+        return "paced_out" if error.code == PACING_REFUSAL else "rate_limited"
+    return type(error).__name__
 
 
 @dataclass(frozen=True)

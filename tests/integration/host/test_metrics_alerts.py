@@ -75,6 +75,9 @@ def test_metrics_livez_and_readyz_of_a_running_worker(
     assert 'ibkr_session_state{state="AUTHENTICATED"} 1.0' in metrics[1]
     assert 'ibkr_session_state{state="COMPETING"} 0.0' in metrics[1]
     assert 'ibkr_session_transitions_total{new="AUTHENTICATED",old="UNKNOWN"} 1.0' in metrics[1]
+    assert 'ibkr_requests_total{family="read",outcome="ok"}' in metrics[1]
+    assert 'ibkr_requests_total{family="order"' not in metrics[1]  # the recipe trades nothing
+    assert "ibkr_pacing_wait_seconds_total" in metrics[1]
     assert livez == (200, "ok\n")
     assert readyz == (200, "ready\n")
 

@@ -228,3 +228,25 @@ def test_another_accounts_call_in_flight_holds_a_switch_until_its_answer(
     assert done.wait(5)
     worker.join(5)
     assert gateway.sent()[-2:] == ["POST /iserver/account", "GET /iserver/account/orders"]
+
+
+def test_every_request_is_told_to_request_listeners_with_its_outcome(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    from ibkr_session.manager import RequestRecord
+
+    gateway.serve_session()
+    gateway.on("GET", "/portfolio/accounts", {"error": "slow down"}, status=429)
+    manager = make_manager()
+    heard: list[RequestRecord] = []
+    manager.on_request(heard.append)
+    manager.refresh()
+    with pytest.raises(RateLimitedError):
+        manager.request("GET", "/portfolio/accounts")
+    with pytest.raises(RateLimitedError):
+        manager.request("GET", "/portfolio/U1234567/ledger")  # the box: our pacer refuses
+    assert [(r.endpoint, r.family, r.outcome) for r in heard] == [
+        ("auth_status", "session", "ok"),
+        ("accounts", "read", "rate_limited"),
+        ("ledger", "read", "paced_out"),
+    ]
