@@ -95,7 +95,11 @@ def _client(args: dict[str, Any]) -> dict[str, Any]:
     from ibkr_session.errors import IbkrError
 
     client = IbkrClient(
-        args["gateway"], coordination=args["url"], timeout=30.0, pacing_max_wait=5.0
+        args["gateway"],
+        coordination=args["url"],
+        timeout=30.0,
+        pacing_max_wait=5.0,
+        region=args.get("region", "america"),
     )
     calls = {
         "snapshot": lambda: client.get_market_snapshot([265598], ["31"]),

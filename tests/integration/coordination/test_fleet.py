@@ -7,6 +7,7 @@ Redis). What the gateway saw decides: not one 429, and most of the 10/s x 0.9 us
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from ibkr_session.clock import SystemClock
+from ibkr_session.schedule import ResetSchedule
 from ibkr_sim.gateway import SimulatedGateway
 from tests.integration.coordination.conftest import Backend, result_of, start_together
 
@@ -21,9 +23,24 @@ Spawn = Callable[[dict[str, Any]], Any]
 DURATION = 4.0
 
 
+def _quiet_region() -> str:
+    """A region whose nightly reset is nowhere near now: the real clock then never meets a
+    window, whatever the hour (the three regions' windows are hours apart)."""
+    now = dt.datetime.now(dt.UTC)
+    for region in ("america", "europe", "asia"):
+        schedule = ResetSchedule(region)
+        start, end = schedule.next_window(now - dt.timedelta(minutes=10))
+        if not start - dt.timedelta(minutes=10) <= now <= end + dt.timedelta(minutes=10):
+            return region
+    raise AssertionError("every region's reset window is near: impossible")
+
+
+REGION = _quiet_region()
+
+
 @pytest.fixture
 def real_sim() -> Iterator[SimulatedGateway]:
-    with SimulatedGateway(SystemClock()) as gateway:
+    with SimulatedGateway(SystemClock(), region=REGION) as gateway:
         yield gateway
 
 
@@ -36,6 +53,7 @@ def test_four_client_processes_share_the_limits(
         "namespace": "unused",
         "gateway": real_sim.url,
         "duration": DURATION,
+        "region": REGION,
     }
     workers = [spawn(args) for _ in range(4)]
     start_together(workers, delay=0.5)
@@ -65,6 +83,7 @@ def test_redis_killed_and_restarted_under_two_client_processes(
             "namespace": "unused",
             "gateway": real_sim.url,
             "duration": 6.0,
+            "region": REGION,
         }
         workers = [spawn(args) for _ in range(2)]
         start_together(workers, delay=0.5)
