@@ -340,7 +340,7 @@ class _Watchdog:
                 watch.expire()
 
 
-_PURGE_MINIMUM = 256
+_PURGE_MINIMUM = 64
 _WATCHDOG = _Watchdog()
 
 
