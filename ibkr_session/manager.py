@@ -722,6 +722,11 @@ class SessionManager:
             except Exception:
                 log.exception("session.request_listener_failed", listener=repr(listener))
 
+    def _is_news(self, grant: Grant) -> bool:
+        mine = self._last_contact_shared
+        newer = [at for at in (grant.contact, grant.learned and grant.learned[1]) if at]
+        return grant.generation > self._generation or any(mine is None or at > mine for at in newer)
+
     def _hear_from_others(self, grant: Grant) -> None:
         """What the other managers of this gateway know that this one does not: a renewed
         brokerage session (its generation), a confirmed contact with the current one, or
@@ -732,6 +737,8 @@ class SessionManager:
         confirmation of the same generation means an authenticated answer here is that
         same session, not a new one.
         """
+        if not self._is_news(grant):
+            return  # the usual case, decided without the lock: every request passes here
         with self._locked():
             if grant.generation > self._generation:
                 log.info("session.generation_from_peer", generation=grant.generation)
