@@ -15,8 +15,8 @@ threads, processes and machines sharing a coordinator share one count):
   connection) land in one gateway-second.
 - ``safety`` (0.9 by default) is the fraction of each rate we use: the window is stretched
   by ``1 / safety`` ("10 per 1 s" becomes "10 per 1.11 s"), which keeps one-request rows
-  usable and leaves room for clock jitter. ``share`` (1 by default) stretches it further
-  when a manager must make do with its part of the limits (coordination degraded).
+  usable and leaves room for clock jitter. A manager that must make do with its part of
+  the limits (coordination degraded) gets it from the coordinator, which splits each row.
 - Concurrency rows (history: 5) count requests in flight, exactly.
 - ``penalize(seconds)`` after a 429: nobody sends before then, whatever the windows say.
 - ``max_wait``: a request that would have to wait longer (the penalty box, a 15-minute
@@ -57,13 +57,14 @@ cannot stop a worker for a day."""
 _CLOCK_GRAIN = 5e-6
 
 
-def budget_of(row: PacingRow, *, safety: float = 1.0, share: float = 1.0) -> Budget:
-    """The budget that keeps ``row`` with ``safety`` and this manager's ``share``."""
+def budget_of(row: PacingRow, *, safety: float = 1.0) -> Budget:
+    """The budget that keeps ``row`` with ``safety`` (a manager alone in degraded mode gets
+    its share from the coordinator, not here)."""
     if row.rate is None:
         return Budget(row.name, concurrency=row.concurrency)
     # A fractional rate (0.2/s) becomes one request per the matching longer window.
     capacity = max(1, math.floor(row.rate))
-    window = row.per * capacity / row.rate / safety / share
+    window = row.per * capacity / row.rate / safety
     return Budget(row.name, capacity=capacity, window=window, concurrency=row.concurrency)
 
 
@@ -91,20 +92,12 @@ class Pacer:
         self._rows = dict(rows)
         self._safety = safety
         self._max_wait = max_wait
-        self._share = 1.0
         self._budgets: dict[str, tuple[Budget, ...]] = {}
         self._answers = threading.Condition()
 
     @property
     def coordinator(self) -> Coordinator:
         return self._coordinator
-
-    def set_share(self, share: float) -> None:
-        """Use ``share`` (0-1] of every rate: a manager alone while its peers may send too."""
-        share = min(1.0, max(share, 0.01))
-        if share != self._share:
-            self._share = share
-            self._budgets.clear()
 
     @contextmanager
     def slot(
@@ -146,7 +139,7 @@ class Pacer:
         budgets = self._budgets.get(row.name)
         if budgets is None:
             budgets = tuple(
-                budget_of(self._rows[pacing.name], safety=self._safety, share=self._share)
+                budget_of(self._rows[pacing.name], safety=self._safety)
                 for pacing in row.pacing_rows
                 if pacing.name in self._rows
             )

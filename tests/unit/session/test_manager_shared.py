@@ -26,6 +26,16 @@ def shared() -> Coordinator:
     return Coordinator(MemoryStore(), namespace=URL)
 
 
+@pytest.fixture
+def peer(make_manager: Make, shared: Coordinator) -> Make:
+    """A manager of the gateway sharing ``shared``'s store, as another process would."""
+
+    def make(**options: object) -> SessionManager:
+        return make_manager(coordination=Coordinator(shared.store, namespace=URL), **options)
+
+    return make
+
+
 def test_a_disconnected_spell_does_not_start_a_new_brokerage_generation(
     make_manager: Make, gateway: FakeGateway
 ) -> None:
@@ -46,23 +56,21 @@ def test_a_disconnected_spell_does_not_start_a_new_brokerage_generation(
     assert "GET /iserver/accounts" not in gateway.sent()  # so no re-priming
 
 
-def test_only_one_manager_of_a_gateway_tickles(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator
-) -> None:
+def test_only_one_manager_of_a_gateway_tickles(peer: Make, gateway: FakeGateway) -> None:
     gateway.serve_session()
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first = peer()
+    second = peer()
     first.keepalive()
     second.keepalive()
     assert gateway.sent() == ["POST /tickle"]
 
 
 def test_a_stopped_tickler_hands_the_keepalive_to_another_manager_at_once(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+    peer: Make, gateway: FakeGateway, clock: ManualClock
 ) -> None:
     gateway.serve_session()
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first = peer()
+    second = peer()
     first.keepalive()
     first.stop()  # releases the lease
     clock.advance(2)  # /tickle's own row: 1/s for the whole gateway
@@ -71,15 +79,11 @@ def test_a_stopped_tickler_hands_the_keepalive_to_another_manager_at_once(
 
 
 def test_a_dead_ticklers_lease_runs_out_and_another_manager_takes_over(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+    peer: Make, gateway: FakeGateway, clock: ManualClock
 ) -> None:
     gateway.serve_session()
-    first = make_manager(
-        coordination=Coordinator(shared.store, namespace=URL), tickle_interval=60.0
-    )
-    second = make_manager(
-        coordination=Coordinator(shared.store, namespace=URL), tickle_interval=60.0
-    )
+    first = peer(tickle_interval=60.0)
+    second = peer(tickle_interval=60.0)
     first.keepalive()
     clock.advance(61)
     second.keepalive()  # the holder's lease (2 intervals) still runs
@@ -90,12 +94,12 @@ def test_a_dead_ticklers_lease_runs_out_and_another_manager_takes_over(
 
 
 def test_managers_sharing_a_gateway_prime_once_per_generation(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+    peer: Make, gateway: FakeGateway
 ) -> None:
     gateway.serve_session()
     gateway.on("GET", "/iserver/account/orders", {"orders": []})
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first = peer()
+    second = peer()
     first.request("GET", "/iserver/account/orders")
     second.request("GET", "/iserver/account/orders")
     assert gateway.sent().count("GET /iserver/accounts") == 1
@@ -103,12 +107,12 @@ def test_managers_sharing_a_gateway_prime_once_per_generation(
 
 
 def test_a_429_puts_every_manager_of_the_gateway_in_the_box(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+    peer: Make, gateway: FakeGateway
 ) -> None:
     gateway.serve_session()
     gateway.on("GET", "/portfolio/accounts", {"error": "slow down"}, status=429)
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first = peer()
+    second = peer()
     with pytest.raises(RateLimitedError):
         first.request("GET", "/portfolio/accounts")
     gateway.forget()
@@ -141,12 +145,12 @@ def test_listeners_may_use_the_session_they_listen_to(
 
 
 def test_a_peers_recovery_is_heard_without_recovering_or_priming_again(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+    peer: Make, gateway: FakeGateway
 ) -> None:
     gateway.serve_session()
     gateway.on("GET", "/iserver/account/orders", {"orders": []})
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first = peer()
+    second = peer()
     first.request("GET", "/iserver/account/orders")
     second.request("GET", "/iserver/account/orders")
     status = URL + "/v1/api/iserver/auth/status"
@@ -164,12 +168,12 @@ def test_a_peers_recovery_is_heard_without_recovering_or_priming_again(
 
 
 def test_a_competing_login_one_manager_saw_is_known_to_the_others(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+    peer: Make, gateway: FakeGateway, clock: ManualClock
 ) -> None:
     gateway.serve_session()
     gateway.on("GET", "/portfolio/U1234567/ledger", {})
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(coordination=Coordinator(shared.store, namespace=URL))
+    first = peer()
+    second = peer()
     first.refresh()
     second.refresh()
     status = URL + "/v1/api/iserver/auth/status"
@@ -181,14 +185,12 @@ def test_a_competing_login_one_manager_saw_is_known_to_the_others(
 
 
 def test_workers_with_different_accounts_select_theirs_before_account_bound_calls(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator
+    peer: Make, gateway: FakeGateway
 ) -> None:
     gateway.serve_session()
     gateway.on("GET", "/iserver/account/orders", {"orders": []})
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(
-        coordination=Coordinator(shared.store, namespace=URL), account_id="U7654321"
-    )
+    first = peer()
+    second = peer(account_id="U7654321")
     first.request("GET", "/iserver/account/orders")
     gateway.forget()
     second.request("GET", "/iserver/account/orders")
@@ -203,18 +205,16 @@ def test_workers_with_different_accounts_select_theirs_before_account_bound_call
 
 
 def test_another_accounts_call_in_flight_holds_a_switch_until_its_answer(
-    make_manager: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
+    peer: Make, gateway: FakeGateway, shared: Coordinator, clock: ManualClock
 ) -> None:
     gateway.serve_session()
     gateway.on("GET", "/iserver/account/orders", {"orders": []})
-    first = make_manager(coordination=Coordinator(shared.store, namespace=URL))
-    second = make_manager(
-        coordination=Coordinator(shared.store, namespace=URL), account_id="U7654321"
-    )
+    first = peer()
+    second = peer(account_id="U7654321")
     first.request("GET", "/iserver/account/orders")
     second.refresh()
-    peer = Coordinator(shared.store, namespace=URL)
-    use = peer.use_account("U1234567", clock.now().timestamp())  # first's call, in flight
+    other = Coordinator(shared.store, namespace=URL)
+    use = other.use_account("U1234567", clock.now().timestamp())  # first's call, in flight
     assert not isinstance(use, Wait)
     done = threading.Event()
     worker = threading.Thread(
@@ -224,7 +224,7 @@ def test_another_accounts_call_in_flight_holds_a_switch_until_its_answer(
     worker.start()
     assert not done.wait(0.3)  # the switch to U7654321 waits for the answer
     assert "POST /iserver/account" not in gateway.sent()
-    peer.done_with_account(use[1])
+    other.done_with_account(use[1])
     assert done.wait(5)
     worker.join(5)
     assert gateway.sent()[-2:] == ["POST /iserver/account", "GET /iserver/account/orders"]
