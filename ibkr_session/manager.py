@@ -511,8 +511,7 @@ class SessionManager:
         with self._locked():
             done: set[Step] = set()
             while True:
-                self._apply_clock()
-                window = self._window()
+                window = self._apply_clock()  # the window is asked once per step
                 step = core.next_step(
                     self._machine.state,
                     in_window=window is not None,
@@ -901,15 +900,17 @@ class SessionManager:
 
     # -- the clock's part of the state machine -------------------------------------------
 
-    def _apply_clock(self) -> None:
+    def _apply_clock(self) -> tuple[_dt.datetime, _dt.datetime] | None:
+        """Let the clock move the state (window, staleness); the window it saw, if any."""
         now = self.clock.now()
+        window = self.schedule.window_at(now)
         quiet = None if self._last_contact is None else self.clock.monotonic() - self._last_contact
         window_passed = self._last_contact_at is not None and self.schedule.window_passed(
             self._last_contact_at, now
         )
         move = core.clock_transition(
             self._machine.state,
-            in_window=self._window() is not None,
+            in_window=window is not None,
             quiet_for=quiet,
             stale_after=self._stale_after,
             window_passed=window_passed,
@@ -918,9 +919,10 @@ class SessionManager:
             shared = self._fresh_shared_contact()
             if shared is not None:
                 self._confirm_contact(at=shared)
-                return
+                return window
         if move is not None:
             self._machine.transition(*move)
+        return window
 
     def _fresh_shared_contact(self) -> float | None:
         """When another manager of this gateway (the keep-alive holder) confirmed the
