@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from ibkr_session import core
+from ibkr_session.alerts import Alert, AlertDesk
 from ibkr_session.clock import Clock, SystemClock
 from ibkr_session.coordination import (
     CoordinationChoice,
@@ -59,6 +60,7 @@ from ibkr_session.errors import (
     RateLimitedError,
     ResetWindowError,
 )
+from ibkr_session.hooks import Listeners, QuestionHold, RequestRecord
 from ibkr_session.logs import get_logger
 from ibkr_session.pacing import PACING_REFUSAL, Pacer
 from ibkr_session.schedule import ResetSchedule
@@ -120,6 +122,7 @@ class SessionManager:
         coordination: CoordinationChoice = None,
         reset_schedule: ResetSchedule | None = None,
         question_hold: float = 60.0,
+        competing_alert_after: float = 300.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         rng: random.Random | None = None,
@@ -129,6 +132,7 @@ class SessionManager:
             ("tickle_interval", tickle_interval),
             ("stale_after", stale_after),
             ("question_hold", question_hold),
+            ("competing_alert_after", competing_alert_after),
             ("backoff_initial", backoff_initial),
             ("backoff_max", backoff_max),
             ("pacing_max_wait", pacing_max_wait),
@@ -167,6 +171,7 @@ class SessionManager:
         self._tickle_interval = float(tickle_interval)
         self._stale_after = float(stale_after)
         self._question_hold = float(question_hold)
+        self._competing_alert_after = float(competing_alert_after)
         self._backoff_initial = float(backoff_initial)
         self._backoff_max = float(backoff_max)
         self._rng = rng if rng is not None else random.Random()
@@ -191,10 +196,13 @@ class SessionManager:
         self._next_probe = -math.inf
         self._question_until: float | None = None
         self._question_id: str | None = None
+        self._question_since = 0.0
         self._orders_in_flight = 0
         self._closed = threading.Event()  # ends real-time waits at close()
         self._speaking = threading.Lock()  # the keep-alive's turn to send
-        self._request_listeners: list[Callable[[RequestRecord], object]] = []
+        self._request_listeners: Listeners[RequestRecord] = Listeners("on_request")
+        self._question_listeners: Listeners[QuestionHold] = Listeners("on_question")
+        self._alerts: AlertDesk | None = None
         self._keepalive_stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -255,9 +263,38 @@ class SessionManager:
     def on_request(self, callback: Callable[[RequestRecord], object]) -> Callable[[], None]:
         """Call ``callback(record)`` after every request that went through the pacer (probes
         and keep-alive included): what a host's metrics count. Returns a remover; a
-        callback that raises is logged and ignored."""
-        self._request_listeners.append(callback)
-        return lambda: self._request_listeners.remove(callback)
+        callback that raises is logged and ignored. It runs on the requesting thread, maybe
+        under the session's lock: keep it quick (count, don't send)."""
+        return self._request_listeners.add(callback)
+
+    def on_question(self, callback: Callable[[QuestionHold], object]) -> Callable[[], None]:
+        """Call ``callback(hold)`` when an order question starts holding the session quiet
+        and when the hold ends (answered, abandoned or expired); like ``on_request``, keep
+        it quick. Returns a remover."""
+        return self._question_listeners.add(callback)
+
+    def on_alert(self, callback: Callable[[Alert], object]) -> Callable[[], None]:
+        """Call ``callback(alert)`` when only a human can help, once per incident and once
+        more when it is resolved (``ibkr_session.alerts``: no SSO login, a competing login
+        longer than ``competing_alert_after`` seconds, IBKR's penalty box). Alerts arrive
+        on a thread of their own, so the callback may be slow. Returns a remover."""
+        return self.alerts.listen(callback)
+
+    @property
+    def alerts(self) -> AlertDesk:
+        """The incidents of this gateway (``open_incidents``, ``flush()``), watched from
+        the first time they are asked for."""
+        with self._lock:
+            if self._alerts is None:
+                desk = AlertDesk(
+                    self.gateway_url, self.clock, competing_after=self._competing_alert_after
+                )
+                self._machine.on_transition(desk.saw_transition)
+                self._request_listeners.add(desk.saw_request)
+                state = self._machine.state  # a competing login already under way counts
+                desk.saw_transition(state, state, "the state when alerts were asked for")
+                self._alerts = desk
+            return self._alerts
 
     def hear(self, status: AuthStatus, source: str) -> SessionState:
         """News about the brokerage session from elsewhere (the stream's ``sts``): the same
@@ -354,18 +391,35 @@ class SessionManager:
             self._suppressed.clear()
 
     def question_pending(self, reply_id: str) -> None:
-        """An order question awaits its reply: send nothing extra for ``question_hold`` s."""
+        """An order question awaits its reply: send nothing extra for ``question_hold`` s.
+
+        A new question while one is open is the answer to the first: IBKR asks in chains.
+        """
         with self._lock:
+            if self._question_id != reply_id:
+                self._end_question_hold("answered")
+                self._question_since = self.clock.monotonic()
+                self._question_listeners.tell(QuestionHold(reply_id, "held"))
             self._question_id = reply_id
             self._question_until = self.clock.monotonic() + self._question_hold
         self._coordinator.acquire(QUESTION_LEASE, self._question_hold, self._wall())
 
     def question_answered(self) -> None:
-        """The reply went out (or the question was abandoned): keep-alive may resume."""
+        """The reply went out: keep-alive may resume."""
+        self._release_question("answered")
+
+    def _release_question(self, phase: str) -> None:
         with self._lock:
+            self._end_question_hold(phase)
             self._question_id = None
             self._question_until = None
         self._coordinator.release(QUESTION_LEASE)
+
+    def _end_question_hold(self, phase: str) -> None:
+        """Tell ``on_question`` that the open hold ended (lock held); nothing if none is."""
+        if self._question_id is not None:
+            held = self.clock.monotonic() - self._question_since
+            self._question_listeners.tell(QuestionHold(self._question_id, phase, held))
 
     def refresh(self) -> SessionState:
         """Probe now and return the resulting state.
@@ -393,6 +447,8 @@ class SessionManager:
         speaking gate, which an order POST passes before it leaves, so no tickle can fall
         between an order question and its reply.
         """
+        if self._alerts is not None:
+            self._alerts.check()  # time alone can make a competing login worth an alert
         with self._speaking:  # no order flow starts while the keep-alive speaks
             with self._locked():
                 self._apply_clock()
@@ -475,6 +531,8 @@ class SessionManager:
         """Stop the keep-alive thread, leave the coordination and close the connections."""
         self._closed.set()
         self.stop()
+        if self._alerts is not None:
+            self._alerts.close()
         self._coordinator.leave()
         self._transport.close()
 
@@ -677,6 +735,7 @@ class SessionManager:
         grant: Grant | None = None
         asked = granted = self.clock.monotonic()
         outcome = "ok"
+        retry_after = 0.0
         try:
             with self._paced(row, method, path, max_wait) as grant:
                 granted = self.clock.monotonic()
@@ -687,14 +746,16 @@ class SessionManager:
             raise  # refused before sending: the gateway said nothing to learn from
         except IbkrError as exc:
             outcome = _outcome(exc)
-            if isinstance(exc, RateLimitedError) and exc.code == 429 and self._pacer is not None:
-                self._pacer.penalize(exc.retry_after)  # the gateway's 429, not our pacer's
+            if isinstance(exc, RateLimitedError) and exc.code == 429:
+                retry_after = exc.retry_after
+                if self._pacer is not None:
+                    self._pacer.penalize(retry_after)  # the gateway's 429, not our pacer's
             self._learn_from_failure(exc, row, sent_in)
             raise
         finally:
             if grant is not None:
                 self._hear_from_others(grant)
-            self._tell_request(row, outcome, asked, granted)
+            self._tell_request(row, outcome, asked, granted, retry_after)
         self._learn_from_answer(row, answer, sent_in)
         return answer
 
@@ -708,18 +769,19 @@ class SessionManager:
         with self._pacer.slot(method, path, opens_question=row.asks, max_wait=max_wait) as grant:
             yield grant
 
-    def _tell_request(self, row: Endpoint, outcome: str, asked: float, granted: float) -> None:
+    def _tell_request(
+        self, row: Endpoint, outcome: str, asked: float, granted: float, retry_after: float
+    ) -> None:
         if not self._request_listeners:
             return
         done = self.clock.monotonic()
         if outcome == "paced_out":  # refused while waiting: it never left
             granted = done
-        record = RequestRecord(row.name, row.kind.value, outcome, granted - asked, done - granted)
-        for listener in tuple(self._request_listeners):
-            try:
-                listener(record)
-            except Exception:
-                log.exception("session.request_listener_failed", listener=repr(listener))
+        self._request_listeners.tell(
+            RequestRecord(
+                row.name, row.kind.value, outcome, granted - asked, done - granted, retry_after
+            )
+        )
 
     def _is_news(self, grant: Grant) -> bool:
         mine = self._last_contact_shared
@@ -826,7 +888,7 @@ class SessionManager:
             if row.kind is Kind.REPLY or (row.asks and self._question_id is None):
                 # Answered and lost, or refused: either way that question is no longer open,
                 # and no answer will come to say so.
-                self.question_answered()
+                self._release_question("abandoned")
             window = self._window()
             verdict = core.read_failure(
                 exc,
@@ -954,7 +1016,7 @@ class SessionManager:
         if self.clock.monotonic() < self._question_until:
             return True
         log.warning("session.question_hold_expired", reply_id=self._question_id)
-        self.question_answered()
+        self._release_question("expired")
         return False
 
     @contextlib.contextmanager
@@ -970,23 +1032,6 @@ class SessionManager:
             self._depth.value = depth
         if depth == 0:
             self._machine.deliver()
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request as a host's metrics see it (``SessionManager.on_request``)."""
-
-    endpoint: str
-    """The endpoint table's row name (``"snapshot"``, ``"place_order"``, ...)."""
-    family: str
-    """Its kind: ``read``, ``change``, ``order``, ``reply``, ``cancel``, ``session``."""
-    outcome: str
-    """``"ok"``, ``"rate_limited"`` (a 429), ``"paced_out"`` (our pacer refused a wait),
-    or the error's class name (``"GatewayUnreachableError"``, ...)."""
-    waited: float
-    """Seconds spent waiting for pacing before it left (or before it was refused)."""
-    seconds: float
-    """Seconds from leaving to its answer or failure."""
 
 
 def _outcome(error: IbkrError) -> str:
