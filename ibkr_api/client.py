@@ -19,7 +19,7 @@ import math
 import random
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, cast
 
@@ -75,7 +75,7 @@ from ibkr_api.shapes import (
 )
 from ibkr_api.slow import SLOW_ROW_SECONDS, Cache, SlowRow
 from ibkr_api.snapshot import GenerationMemory, SnapshotReader, ask_until
-from ibkr_api.stream import Stream
+from ibkr_api.stream import Stream, StreamGap
 from ibkr_session.endpoints import (
     DEFAULT_GATEWAY_URL,
     ENDPOINTS,
@@ -91,6 +91,7 @@ from ibkr_session.errors import (
     RateLimitedError,
     ResetWindowError,
 )
+from ibkr_session.hooks import Listeners
 from ibkr_session.logs import get_logger
 from ibkr_session.manager import SessionManager
 from ibkr_session.pacing import PACING_REFUSAL
@@ -183,6 +184,7 @@ class IbkrClient:
         self._primed: GenerationMemory[str] = GenerationMemory(self._generation)
         self._portfolio_priming = threading.Lock()
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        self._gap_listeners: Listeners[StreamGap] = Listeners("on_stream_gap")
         self._orders_attempts = orders_attempts
         self._orders_wait = orders_wait
         self._snapshots = SnapshotReader(
@@ -226,8 +228,15 @@ class IbkrClient:
         """Quotes, orders, P&L and trades over the gateway's WebSocket, kept alive through
         every session event (``ibkr_api.stream``); ``options`` go to ``Stream``."""
         stream = Stream(self, **options)
+        stream.on_gap(self._gap_listeners.tell)
         self._streams.add(stream)
         return stream
+
+    def on_stream_gap(self, callback: Callable[[StreamGap], object]) -> Callable[[], None]:
+        """Call ``callback(gap)`` when any stream of this client, now or later, ends a
+        disturbance (``StreamGap``), on that stream's reader thread: what a host's metrics
+        count without reaching into the worker. Keep it quick; returns a remover."""
+        return self._gap_listeners.add(callback)
 
     def close(self) -> None:
         """Close this client's streams, and the session manager if this client created it."""

@@ -451,6 +451,7 @@ def _run(args: argparse.Namespace) -> int:
         # A tick may wait for pacing up to one interval (a fleet sharing a 1-per-5-s row
         # queues), never longer: then RateLimitedError says when to come back.
         pacing_max_wait=max(DEFAULT_PACING_MAX_WAIT, args.interval),
+        competing_alert_after=args.competing_alert_after,
         **_tls_options(args),
     ) as client:
         runners = [
@@ -533,28 +534,19 @@ def _operating(args: argparse.Namespace, client: Any, runners: list[Any]) -> Ite
         from ibkr_host.health import HostMetrics, MetricsServer
 
         metrics = HostMetrics(session.clock, session.schedule, session.state)
-        session.on_transition(metrics.on_transition)
-        session.on_request(metrics.on_request)
+        metrics.watch(client)
         for runner in runners:
             runner.listeners.append(metrics.on_worker)
         server = MetricsServer(metrics, port=args.metrics_port).start()
     if args.alert_command or args.alert_webhook:
-        from ibkr_host.alerts import Alerts, command_sink, webhook_sink
+        from ibkr_host.alerts import command_sink, deliver_to, webhook_sink
 
         sinks = []
         if args.alert_command:
             sinks.append(command_sink(args.alert_command))
         if args.alert_webhook:
             sinks.append(webhook_sink(args.alert_webhook))
-        alerts = Alerts(
-            session.gateway_url,
-            session.clock,
-            sinks,
-            competing_after=args.competing_alert_after,
-        )
-        session.on_transition(alerts.on_transition)
-        for runner in runners:
-            runner.listeners.append(alerts.on_worker)
+        session.on_alert(deliver_to(sinks))
     try:
         yield
     finally:

@@ -4,23 +4,30 @@ Needs ``prometheus_client`` (the optional extra ``ibkr-session[metrics]``). Ever
 fed by hooks, never by polling the gateway: the session's transitions
 (``SessionManager.on_transition``: state, transitions, recoveries and how long they took),
 its requests (``SessionManager.on_request``: by endpoint family and outcome, 429s, pacing
-waits, durations) and the runner's listeners (ticks by outcome). Ready means the session
-is usable or in an expected window (the nightly reset); live means the host process
-answers. Question holds and stream gaps are not exported yet.
+waits, durations), its order-question holds (``SessionManager.on_question``), its alerts
+(``SessionManager.on_alert``: which incidents are open), the gaps of the worker's streams
+(``IbkrClient.on_stream_gap``) and the runner's listeners (ticks by outcome). Ready means
+the session is usable or in an expected window (the nightly reset); live means the host
+process answers.
 """
 
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ibkr_api.stream import StreamGap
+from ibkr_session.alerts import Alert
 from ibkr_session.clock import Clock
 from ibkr_session.errors import IbkrError
+from ibkr_session.hooks import QuestionHold, RequestRecord
 from ibkr_session.logs import get_logger
-from ibkr_session.manager import RequestRecord
 from ibkr_session.schedule import ResetSchedule
 from ibkr_session.state import SessionState
+
+if TYPE_CHECKING:
+    from ibkr_api.client import IbkrClient
 
 __all__ = ["HostMetrics", "MetricsServer"]
 
@@ -84,9 +91,48 @@ class HostMetrics:
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30),
             registry=self.registry,
         )
+        self._question_holds = prom.Counter(
+            "ibkr_question_holds",
+            "Order-question holds by phase: held (a question arrived), answered, abandoned, "
+            "expired",
+            ["phase"],
+            registry=self.registry,
+        )
+        self._question_open = prom.Gauge(
+            "ibkr_question_hold_open",
+            "1 while an order question holds the session quiet",
+            registry=self.registry,
+        )
+        self._question_seconds = prom.Histogram(
+            "ibkr_question_hold_seconds",
+            "How long order questions held the session quiet",
+            buckets=(0.1, 0.5, 1, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self._stream_gaps = prom.Histogram(
+            "ibkr_stream_gap_seconds",
+            "Intervals in which a stream could not deliver (StreamGap), by length",
+            buckets=(1, 5, 30, 60, 300, 900, 3600),
+            registry=self.registry,
+        )
+        self._alerts_open = prom.Gauge(
+            "ibkr_alert_open",
+            "1 while an incident only a human can fix is open, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self._show_state(state)
 
     # -- hooks ------------------------------------------------------------------------
+
+    def watch(self, client: IbkrClient) -> None:
+        """Listen to every hook of ``client`` and its session (the runner's are separate)."""
+        session = client.session
+        session.on_transition(self.on_transition)
+        session.on_request(self.on_request)
+        session.on_question(self.on_question)
+        session.on_alert(self.on_alert)
+        client.on_stream_gap(self.on_stream_gap)
 
     def on_transition(self, old: SessionState, new: SessionState, reason: str) -> None:
         now = self._clock.monotonic()
@@ -105,6 +151,19 @@ class HostMetrics:
         self._pacing_wait.inc(record.waited)
         if record.outcome != "paced_out":
             self._request_seconds.observe(record.seconds)
+
+    def on_question(self, hold: QuestionHold) -> None:
+        self._question_holds.labels(hold.phase).inc()
+        held = hold.phase == "held"
+        self._question_open.set(1 if held else 0)
+        if not held:
+            self._question_seconds.observe(hold.seconds)
+
+    def on_stream_gap(self, gap: StreamGap) -> None:
+        self._stream_gaps.observe(gap.seconds)
+
+    def on_alert(self, alert: Alert) -> None:
+        self._alerts_open.labels(alert.kind).set(1 if alert.status == "raised" else 0)
 
     def on_worker(self, event: str, error: IbkrError | None) -> None:
         if event.startswith("tick_"):

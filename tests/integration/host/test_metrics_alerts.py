@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as _dt
+import contextlib
 import json
 import os
 import signal
@@ -12,22 +12,26 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ibkr_host.alerts import Alerts, command_sink, webhook_sink
+from ibkr_api.client import IbkrClient
+from ibkr_api.stream import Stream
+from ibkr_host.alerts import command_sink, deliver_to, webhook_sink
+from ibkr_host.health import HostMetrics, MetricsServer
 from ibkr_host.market_time import ShiftedClock, parse_market_time
 from ibkr_session.clock import ManualClock
-from ibkr_session.errors import CompetingSessionError, NotAuthenticatedError, RateLimitedError
-from ibkr_session.state import SessionState
+from ibkr_session.errors import NotAuthenticatedError, RateLimitedError
+from ibkr_session.transport import order_question
 from ibkr_sim.gateway import SimulatedGateway
 
 MARKET_TIME = "2026-06-15 10:30"
-S = SessionState
+AAPL = 265598
+ACCOUNT = "U1234567"
 
 
 def free_port() -> int:
@@ -82,6 +86,51 @@ def test_metrics_livez_and_readyz_of_a_running_worker(
     assert readyz == (200, "ready\n")
 
 
+def test_question_holds_stream_gaps_and_alerts_are_scraped(
+    sim: SimulatedGateway, clock: ManualClock
+) -> None:
+    with IbkrClient(sim.url, clock=clock) as ibkr:
+        metrics = HostMetrics(clock, ibkr.session.schedule, ibkr.session.state)
+        metrics.watch(ibkr)
+        server = MetricsServer(metrics).start()
+        try:
+            last = float(ibkr.get_market_snapshot(AAPL)[0]["31"])
+            # Far from the last price, large and valuable: a chain of three questions.
+            answer = ibkr.place_order(ACCOUNT, AAPL, "BUY", 1000, "LMT", round(last / 2, 2))
+            while (question := order_question(answer)) is not None:
+                clock.advance(2)  # the user reads it
+                answer = ibkr.reply_to_order(question[0], confirmed=True)
+            with ibkr.stream(poll=0.01) as stream:
+                stream.subscribe_quotes([AAPL])
+                step_until(clock, stream, lambda: stream.latest(AAPL) is not None)
+                sim.drop_streams()
+                step_until(clock, stream, lambda: stream.stats.gaps == 1)
+            sim.logout()
+            with pytest.raises(NotAuthenticatedError):
+                ibkr.tickle()
+            assert ibkr.session.alerts.flush(timeout=10)
+            status, text = get(f"http://127.0.0.1:{server.port}/metrics")
+        finally:
+            server.stop()
+    assert status == 200
+    assert 'ibkr_question_holds_total{phase="held"} 3.0' in text
+    assert 'ibkr_question_holds_total{phase="answered"} 3.0' in text
+    assert "ibkr_question_hold_open 0.0" in text
+    assert 'ibkr_question_hold_seconds_bucket{le="5.0"} 3.0' in text  # 2 s each
+    assert "ibkr_stream_gap_seconds_count 1.0" in text
+    assert 'ibkr_alert_open{kind="login_required"} 1.0' in text
+
+
+def step_until(clock: ManualClock, stream: Stream, wanted: Callable[[], bool]) -> None:
+    """Move the clock a second at a time, letting the stream's reader keep up."""
+    for _ in range(120):
+        if wanted():
+            return
+        clock.advance(1)
+        stream.next_event(0.05)
+    raise AssertionError("the stream did not get there in 120 s of its clock")
+
+
 class Webhook:
     """A loopback HTTP server that keeps the JSON bodies POSTed to it."""
 
@@ -115,7 +164,9 @@ def webhook() -> Iterator[Webhook]:
     hook.close()
 
 
-def test_alerts_once_per_incident_and_once_when_resolved(tmp_path: Path, webhook: Webhook) -> None:
+def test_alerts_once_per_incident_and_once_when_resolved(
+    sim: SimulatedGateway, clock: ManualClock, tmp_path: Path, webhook: Webhook
+) -> None:
     out = tmp_path / "alerts.txt"
     script = tmp_path / "alert.sh"
     script.write_text(
@@ -123,41 +174,47 @@ def test_alerts_once_per_incident_and_once_when_resolved(tmp_path: Path, webhook
         '$IBKR_ALERT_TIME $IBKR_ALERT_REASON" >> "$1"\n'
     )
     script.chmod(0o755)
-    clock = ManualClock(_dt.datetime(2026, 6, 15, 14, 30, tzinfo=_dt.UTC))
-    alerts = Alerts(
-        "https://gw:5000",
-        clock,
-        [command_sink(f"{script} {out}"), webhook_sink(webhook.url)],
-        competing_after=300,
-    )
-    no_login = NotAuthenticatedError(401, "no session")
-    for _ in range(5):  # five ticks meet it: one alert, not five
-        alerts.on_worker("tick_paused", no_login)
-    alerts.on_transition(S.UNAUTHENTICATED, S.AUTHENTICATED, "/tickle: authenticated=true")
-    alerts.on_worker("tick_paused", CompetingSessionError(200, "competing"))
-    clock.advance(299)
-    alerts.check()  # not yet: competing for 299 s
-    clock.advance(2)
-    alerts.check()
-    alerts.check()
-    alerts.on_worker("tick_ok", None)
-    alerts.on_worker("tick_paused", RateLimitedError(429, "too many", retry_after=600))
+    with IbkrClient(sim.url, clock=clock, pacing=False, competing_alert_after=300) as ibkr:
+        session = ibkr.session
+        session.on_alert(deliver_to([command_sink(f"{script} {out}"), webhook_sink(webhook.url)]))
+        sim.logout()  # nobody logged in at the gateway today
+        for _ in range(5):  # five calls meet it: one alert, not five
+            with pytest.raises(NotAuthenticatedError):
+                ibkr.tickle()
+            clock.advance(2)
+        sim.login()
+        ibkr.tickle()
+        sim.start_competing()  # the user opened TWS
+        session.refresh()
+        clock.advance(299)
+        session.keepalive()  # not yet: competing for 299 s
+        for _ in range(3):
+            clock.advance(61)
+            session.keepalive()
+        sim.stop_competing()
+        session.ensure_ready()
+        for _ in range(12):  # 12 requests in one second, our pacer off: IBKR's penalty box
+            with contextlib.suppress(RateLimitedError):
+                ibkr.get_accounts()
+        clock.advance(601)  # the box is over: the next answer resolves it
+        ibkr.get_accounts()
+        assert session.alerts.flush(timeout=30)
 
     lines = out.read_text().splitlines()
     assert [line.split()[:3] for line in lines] == [
-        ["raised", "login_required", "https://gw:5000"],
-        ["resolved", "login_required", "https://gw:5000"],
-        ["raised", "competing_session", "https://gw:5000"],
-        ["resolved", "competing_session", "https://gw:5000"],
-        ["raised", "penalty_box", "https://gw:5000"],
+        ["raised", "login_required", sim.url],
+        ["resolved", "login_required", sim.url],
+        ["raised", "competing_session", sim.url],
+        ["resolved", "competing_session", sim.url],
+        ["raised", "penalty_box", sim.url],
+        ["resolved", "penalty_box", sim.url],
     ]
-    assert lines[0].split()[3] == "2026-06-15T14:30:00+00:00"
-    assert "log in at https://gw:5000" in lines[0]
+    assert lines[0].split()[3] == "2026-06-15T13:30:00+00:00"
+    assert f"log in at {sim.url}" in lines[0]
     assert [(a["status"], a["kind"]) for a in webhook.received] == [
         (line.split()[0], line.split()[1]) for line in lines
     ]
-    assert webhook.received[4]["reason"] == "IBKR's penalty box: quiet for 600 s"
-    assert alerts.open_incidents == {"penalty_box": "IBKR's penalty box: quiet for 600 s"}
+    assert webhook.received[4]["reason"].startswith("IBKR's penalty box: quiet for")
 
 
 def test_ibkr_run_alerts_a_missing_login_through_its_command(
@@ -179,7 +236,7 @@ def test_ibkr_run_alerts_a_missing_login_through_its_command(
     ) as process:
         assert process.stderr is not None
         for line in process.stderr:
-            if "host.alert" in line:
+            if "session.alert" in line:
                 break
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
