@@ -21,6 +21,11 @@ records); nothing is polled. ``check()`` lets the passing time raise the competi
 (the keep-alive calls it every step). Alerts reach the listeners in order on one thread
 of their own (a ``ThreadPoolExecutor`` of one worker), so a slow webhook or command
 never holds a request or the session's lock.
+
+With a ``ledger`` (the session's ``Coordinator``) the incidents are the gateway's, not
+the process's: a fleet of workers on one gateway announces each incident once, whoever
+meets it first, and its end once, whoever sees it first; a manager that starts while an
+incident is open resolves it when it sees the end.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
+from typing import Protocol
 
 from ibkr_session.clock import Clock
 from ibkr_session.endpoints import Kind
@@ -45,6 +51,7 @@ __all__ = [
     "PENALTY_BOX",
     "Alert",
     "AlertDesk",
+    "IncidentLedger",
 ]
 
 log = get_logger(__name__)
@@ -55,6 +62,16 @@ PENALTY_BOX = "penalty_box"
 
 _NO_SESSION = NotAuthenticatedError.__name__
 _SESSION_CALLS = Kind.SESSION.value
+
+
+class IncidentLedger(Protocol):
+    """Where the incidents of a gateway are kept for all its managers (``Coordinator``)."""
+
+    def open_incident(self, kind: str, reason: str) -> bool: ...
+
+    def close_incident(self, kind: str) -> bool: ...
+
+    def incidents(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -73,15 +90,24 @@ class Alert:
 class AlertDesk:
     """Opens and closes the incidents of one gateway; tells the listeners once per change."""
 
-    def __init__(self, gateway_url: str, clock: Clock, *, competing_after: float = 300.0) -> None:
+    def __init__(
+        self,
+        gateway_url: str,
+        clock: Clock,
+        *,
+        competing_after: float = 300.0,
+        ledger: IncidentLedger | None = None,
+    ) -> None:
         self._gateway = gateway_url
         self._clock = clock
         self._competing_after = competing_after
+        self._ledger = ledger
         self._listeners: Listeners[Alert] = Listeners("on_alert")
         self._lock = threading.Lock()
-        self._open: dict[str, str] = {}
+        self._open: dict[str, str] = dict(ledger.incidents()) if ledger is not None else {}
         self._competing_since: float | None = None
-        self._penalty_until: float | None = None
+        # A box someone else met: the next answer shows it is over.
+        self._penalty_until = clock.monotonic() if PENALTY_BOX in self._open else None
         self._courier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibkr-alerts")
         self._last_delivery: Future[None] | None = None
 
@@ -157,12 +183,16 @@ class AlertDesk:
         return self._penalty_until is not None and now >= self._penalty_until
 
     def _raise(self, kind: str, reason: str) -> None:
-        if kind not in self._open:
-            self._open[kind] = reason
+        if kind in self._open:
+            return
+        self._open[kind] = reason
+        if self._ledger is None or self._ledger.open_incident(kind, reason):
             self._send("raised", kind, reason)
 
     def _resolve(self, kind: str, reason: str) -> None:
-        if self._open.pop(kind, None) is not None:
+        if self._open.pop(kind, None) is None:
+            return
+        if self._ledger is None or self._ledger.close_incident(kind):
             self._send("resolved", kind, reason)
 
     def _send(self, status: str, kind: str, reason: str) -> None:

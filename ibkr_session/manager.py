@@ -287,7 +287,10 @@ class SessionManager:
         with self._lock:
             if self._alerts is None:
                 desk = AlertDesk(
-                    self.gateway_url, self.clock, competing_after=self._competing_alert_after
+                    self.gateway_url,
+                    self.clock,
+                    competing_after=self._competing_alert_after,
+                    ledger=self._coordinator,
                 )
                 self._machine.on_transition(desk.saw_transition)
                 self._request_listeners.add(desk.saw_request)

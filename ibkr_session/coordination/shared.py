@@ -17,6 +17,8 @@ every manager talking to one gateway (threads, processes, machines) must agree o
   selected account, suppressed question ids, and the last state someone learned.
 - **workers**: who is alive (heartbeats), for ``ibkr status`` and for the local share of the
   limits when the backend is gone.
+- **incidents** only a human can fix (``ibkr_session.alerts``): open for the whole gateway,
+  so a fleet announces each one once, and whoever sees it end first says so.
 
 Time is wall time in epoch seconds, ``Coordinator.now()``: for a store shared between
 processes (file, Redis) the machine's real clock (``time.time``; a process's monotonic
@@ -453,6 +455,39 @@ class Coordinator:
 
         return self.store.update([key], change)
 
+    # -- incidents ------------------------------------------------------------------------
+
+    def open_incident(self, kind: str, reason: str) -> bool:
+        """Open ``kind`` for the gateway; True if it was not open (the caller announces it)."""
+        key = self._key("incidents")
+
+        def change(values: Values) -> bool:
+            current = _incidents(values.get(key))
+            if kind in current:
+                return False
+            values[key] = {**current, kind: reason}
+            return True
+
+        return self.store.update([key], change)
+
+    def close_incident(self, kind: str) -> bool:
+        """Close ``kind``; True if it was open (the caller announces the end)."""
+        key = self._key("incidents")
+
+        def change(values: Values) -> bool:
+            current = _incidents(values.get(key))
+            if kind not in current:
+                return False
+            values[key] = {name: why for name, why in current.items() if name != kind}
+            return True
+
+        return self.store.update([key], change)
+
+    def incidents(self) -> dict[str, str]:
+        """The gateway's open incidents: kind → reason."""
+        key = self._key("incidents")
+        return self.store.update([key], lambda values: _incidents(values.get(key)))
+
     # -- the session's memory -------------------------------------------------------------
 
     def session(self) -> SharedSession:
@@ -620,6 +655,10 @@ class Coordinator:
             ]
 
         return self.store.update([key], change)
+
+
+def _incidents(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _scaled(budgets: Sequence[Budget], share: float) -> list[Budget]:

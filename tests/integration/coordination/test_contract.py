@@ -359,6 +359,21 @@ def test_workers_are_seen_until_their_heartbeat_ends(backend: Backend) -> None:
     assert one.workers(12.0) == []
 
 
+# -- incidents only a human can fix -------------------------------------------------------
+
+
+def test_an_incident_is_announced_once_by_a_fleet_and_its_end_once(backend: Backend) -> None:
+    fleet = [coordinator(backend) for _ in range(4)]
+    announced: list[int] = []
+    run_threads(4, lambda i: announced.append(i) if fleet[i].open_incident("x", "why") else None)
+    assert len(announced) == 1
+    assert fleet[0].incidents() == {"x": "why"}
+    ended: list[int] = []
+    run_threads(4, lambda i: ended.append(i) if fleet[i].close_incident("x") else None)
+    assert len(ended) == 1
+    assert coordinator(backend).incidents() == {}
+
+
 # -- the order-question hold --------------------------------------------------------------
 
 

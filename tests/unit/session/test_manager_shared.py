@@ -14,7 +14,7 @@ import requests
 
 from ibkr_session import ManualClock, SessionManager, SessionState
 from ibkr_session.coordination import Coordinator, MemoryStore, Wait
-from ibkr_session.errors import GatewayUnreachableError, RateLimitedError
+from ibkr_session.errors import GatewayUnreachableError, NotAuthenticatedError, RateLimitedError
 from tests.unit.session.session_fakes import URL, FakeGateway, auth_body
 
 S = SessionState
@@ -250,3 +250,42 @@ def test_every_request_is_told_to_request_listeners_with_its_outcome(
         ("accounts", "read", "rate_limited"),
         ("ledger", "read", "paced_out"),
     ]
+
+
+def test_managers_of_one_gateway_alert_once_per_incident(
+    peer: Make, gateway: FakeGateway, clock: ManualClock
+) -> None:
+    for _ in range(2):
+        gateway.on("POST", "/tickle", {"error": "no session"})
+    gateway.on("POST", "/tickle", {"session": "s", "iserver": {"authStatus": auth_body()}})
+    fleet = [peer(), peer()]
+    heard: list[tuple[int, str, str]] = []
+    for index, manager in enumerate(fleet):
+        manager.on_alert(lambda alert, i=index: heard.append((i, alert.status, alert.kind)))
+    for manager in fleet:  # both meet the missing login; the fleet says so once
+        with pytest.raises(NotAuthenticatedError):
+            manager.request("POST", "/tickle")
+        clock.advance(2)
+    for manager in fleet:  # both see it end; the first one says so
+        manager.request("POST", "/tickle")
+        clock.advance(2)
+    late = peer()  # starts while nothing is open: nothing to say
+    late.on_alert(lambda alert: heard.append((2, alert.status, alert.kind)))
+    for manager in (*fleet, late):
+        assert manager.alerts.flush(timeout=10)
+    assert heard == [(0, "raised", "login_required"), (0, "resolved", "login_required")]
+    assert all(manager.alerts.open_incidents == {} for manager in (*fleet, late))
+
+
+def test_a_manager_that_starts_during_an_incident_announces_its_end(
+    peer: Make, shared: Coordinator, gateway: FakeGateway
+) -> None:
+    gateway.serve_session()
+    shared.open_incident("login_required", "no session: log in")  # a worker that died
+    heard: list[tuple[str, str]] = []
+    manager = peer()
+    manager.on_alert(lambda alert: heard.append((alert.status, alert.kind)))
+    manager.refresh()
+    assert manager.alerts.flush(timeout=10)
+    assert heard == [("resolved", "login_required")]
+    assert shared.incidents() == {}
