@@ -101,7 +101,8 @@ def gather_status(
 
 def _fleet_rows(coordinator: Coordinator, report: StatusReport) -> list[tuple[str, str]]:
     """Who else talks to this gateway, as the shared coordination knows: live workers, the
-    keep-alive holder, the brokerage generation, and IBKR's penalty box if one is on."""
+    keep-alive holder, the brokerage generation, the incidents the fleet alerted about and
+    has not seen end, and IBKR's penalty box if one is on."""
     now = coordinator.now()
     shared = coordinator.session()
     others = [worker.holder for worker in coordinator.workers(now)]
@@ -115,7 +116,12 @@ def _fleet_rows(coordinator: Coordinator, report: StatusReport) -> list[tuple[st
         ("workers", f"{len(others)} live" + (f": {', '.join(others)}" if others else "")),
         ("keep-alive", holder[0] if holder else "nobody (the next worker to start tickles)"),
         ("generation", f"{shared.generation} (brokerage sessions seen by the fleet)"),
+        ("alerts open", _incidents_line(coordinator.incidents())),
     ]
+
+
+def _incidents_line(incidents: Mapping[str, str]) -> str:
+    return "; ".join(f"{kind}: {reason}" for kind, reason in incidents.items()) or "none"
 
 
 def verdict(

@@ -19,6 +19,7 @@ import requests
 
 from ibkr_host.cli import build_parser, main
 from ibkr_host.market_time import ShiftedClock, parse_market_time
+from ibkr_session.coordination import open_coordination
 from ibkr_sim.gateway import SimulatedGateway
 
 MARKET_TIME = "2026-06-15 10:30"
@@ -151,6 +152,18 @@ def test_status_in_the_penalty_box_says_how_long_is_left_and_exits_1(
     assert rows["verdict"].startswith("IBKR's penalty box: requests refused for")
     assert rows["penalty box"].startswith("yes, ")
     assert " s left (until about " in rows["penalty box"]
+
+
+def test_status_lists_the_alerts_the_fleet_has_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = f"file://{tmp_path}/fleet.db"
+    with SimulatedGateway() as sim:
+        fleet = open_coordination(shared, gateway_url=sim.url)
+        fleet.open_incident("competing_session", "another platform holds the session")
+        main(["status", "--gateway", sim.url, "--coordination", shared])
+    rows = rows_of(capsys.readouterr().out)
+    assert rows["alerts open"] == "competing_session: another platform holds the session"
 
 
 def test_status_of_a_remote_gateway_without_trust_names_the_flags(
