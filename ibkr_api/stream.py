@@ -672,6 +672,10 @@ class Stream:
             return False
         with self._lock:
             self._conn = conn
+            # What the session learned before this socket opened (often from our own
+            # reconnecting /tickle) is behind it: the generation below and the socket's
+            # own sts speak for the session from here on.
+            self._news = None
             self._generation = self._session.brokerage_generation
             self._failures = 0
             self._next_attempt = -math.inf

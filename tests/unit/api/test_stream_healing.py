@@ -5,6 +5,7 @@ a snapshot refill and an order reconciliation."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -121,6 +122,34 @@ def test_no_reconnect_during_the_reset_window_then_one_gap_after_it() -> None:
     (gap,) = gaps(rig.drain())
     assert "reset_window" in gap.reason
     assert gap.seconds >= 15 * 60
+
+
+def test_what_the_reconnect_itself_taught_the_session_is_not_a_second_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the window the stream's own /tickle finds the brokerage session gone (STALE ->
+    UNAUTHENTICATED) and the guard recovers it before the socket opens: old news by the
+    time the new socket carries data, not a disturbance of it."""
+    rig = Rig()
+    rig.pump()
+    session = rig.session
+    session.set_state(SessionState.RESET_WINDOW, "nightly reset window")
+    rig.advance(15 * 60, step=5, heartbeat=False)
+    plain_request = session.request
+
+    def tickle_finds_the_session_gone(method: str, path: str, **options: Any) -> Any:
+        if path == "/tickle" and session.state is SessionState.STALE:
+            session.set_state(SessionState.UNAUTHENTICATED, "/tickle: authenticated=false")
+            session.brokerage_generation += 1  # ssodh/init
+            session.set_state(SessionState.AUTHENTICATED, "ssodh/init: authenticated=true")
+        return plain_request(method, path, **options)
+
+    monkeypatch.setattr(session, "request", tickle_finds_the_session_gone)
+    session.set_state(SessionState.STALE, "reset window over")
+    rig.advance(60)
+    assert len(rig.gateway.sockets) == 2
+    (gap,) = gaps(rig.drain())
+    assert "reset_window" in gap.reason
 
 
 def test_while_competing_the_stream_only_probes_on_a_capped_backoff() -> None:
