@@ -5,16 +5,22 @@ The simulated gateway runs in-process on a ``ManualClock`` shared with the clien
 (``examples/mean_reversion.py``, unchanged) ticks every virtual minute from 09:00 New
 York on a Monday, and a script makes the gateway misbehave the way real ones do: an idle
 expiry, price swings the recipe trades on, a fat-finger question, a competing login and
-the nightly reset. The output is the story (``Timeline``) and a summary whose last lines
-say whether the library kept its promises: every trouble recovered, no duplicate
-execution, no 429. It claims only what happened: a run without any trouble says "no
-disturbance in this run", not that troubles were recovered.
+the nightly reset, plus a silent and a dropped WebSocket. Beside the worker the demo
+reads ``client.stream()`` (quotes of AAPL and MSFT, orders, trades: ``demo_stream``),
+moving the clock in steps the stream can follow, so the story shows each ``StreamGap``
+(one per disturbance), the quotes refilled after it and every fill delivered, the one
+the recipe made while the stream was silent included. The output is the story
+(``Timeline``) and a summary whose last lines say whether the library kept its promises:
+every trouble recovered, one stream gap per disturbance, every fill delivered by the
+stream once, no duplicate execution, no 429. It claims only what happened: a run without
+any trouble says "no disturbance in this run", not that troubles were recovered.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import logging
+import random
 import sys
 import time
 from collections.abc import Callable, Iterator, MutableMapping
@@ -25,6 +31,8 @@ from typing import Any, TextIO
 
 from ibkr_api.client import IbkrClient
 from ibkr_api.models import OrderReply
+from ibkr_api.stream import StreamGap
+from ibkr_host.demo_stream import STREAM_OPTIONS, StreamFills, StreamWatch, brief_reason
 from ibkr_host.host import WorkerContext
 from ibkr_host.logsetup import routed_logs
 from ibkr_host.runner import WorkerRunner, load_worker
@@ -41,10 +49,12 @@ __all__ = [
     "Trouble",
     "competing_login",
     "default_script",
+    "dropped_stream",
     "fat_finger",
     "idle_expiry",
     "price_move",
     "run_demo",
+    "silent_stream",
 ]
 
 DEMO_START = _dt.datetime(2026, 6, 15, 13, 0, tzinfo=_dt.UTC)
@@ -53,8 +63,10 @@ DEMO_START = _dt.datetime(2026, 6, 15, 13, 0, tzinfo=_dt.UTC)
 CONIDS = {"AAPL": 265598, "MSFT": 272093}
 TICK_SECONDS = 60.0
 AUTO_CONFIRM = ("o354",)
-"""The recipe trades on history bars without a market-data subscription, so every order
-meets "no market data" (o354); the recipe answers questions only on its BUY branch."""
+"""The recipe trades on history bars; an order placed while the brokerage session has no
+market-data subscription for the contract (the demo's stream makes one, which dies with
+each brokerage session until the stream subscribes again) meets "no market data" (o354),
+and the recipe answers questions only on its BUY branch."""
 _HERE = Path(__file__).resolve().parent
 _RECIPE_NAME = Path("examples") / "mean_reversion.py"
 # A wheel carries examples/ inside the package; a checkout (editable install) beside it.
@@ -67,12 +79,15 @@ class Trouble:
 
     ``breaks`` names the session trouble it causes (``None`` for market moves): the demo
     then expects the session to be AUTHENTICATED again later and reports how long it took.
+    ``cuts_stream``: a trouble of the WebSocket alone (the session stays up). Either is a
+    disturbance, for which the demo expects one ``StreamGap``.
     """
 
     after: _dt.timedelta
     label: str
-    act: Callable[[DemoWorld], None]
+    act: Callable[[DemoWorld], object]
     breaks: str | None = None
+    cuts_stream: bool = False
 
 
 @dataclass
@@ -90,8 +105,20 @@ class DemoOutcome:
     wall_seconds: float = 0.0
     state_seconds: dict[str, float] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
-    disturbed: bool = False
-    """Whether any session trouble happened (scripted, or the nightly reset)."""
+    disturbances: int = 0
+    """Session troubles (scripted, or the nightly reset; overlapping ones count once) and
+    troubles of the stream alone: each one a gap of the stream, once it is open."""
+    stream_gaps: list[StreamGap] = field(default_factory=list)
+    fills_delivered: int = 0
+    """Of ``fills`` (the book's executions), those the stream delivered."""
+    fills_in_gaps: int = 0
+    """Of ``fills``, those made while the stream was in a gap."""
+    quote_updates: int = 0
+    quotes_conflated: int = 0
+
+    @property
+    def disturbed(self) -> bool:
+        return self.disturbances > 0
 
     @property
     def passed(self) -> bool:
@@ -112,17 +139,21 @@ class DemoWorld:
 
 
 def default_script() -> list[Trouble]:
-    """The day from 09:00: an expiry, a question, a competing login, a dip and a rally.
+    """The day from 09:00: an expiry, a question, a competing login, a dip and a rally;
+    the night: a dropped WebSocket after the nightly reset.
 
     The recipe needs 20 of today's 15-minute bars, so it can trade from about 14:30 on:
-    the dip comes at 14:20 and the rally before the 16:00 close.
+    the dip comes at 14:20 and the rally before the 16:00 close. The WebSocket goes silent
+    as the dip comes, so the recipe's BUY fills while the stream is down.
     """
     return [
         idle_expiry(_hm(2, 30)),
         fat_finger(_hm(3, 0)),
         *competing_login(_hm(4, 10), minutes=10),
+        silent_stream(_hm(5, 20), minutes=2),
         price_move(_hm(5, 20), "AAPL", 0.97),
         price_move(_hm(6, 15), "AAPL", 1.06),
+        dropped_stream(_hm(18, 0)),
     ]
 
 
@@ -159,6 +190,25 @@ def competing_login(after: _dt.timedelta, *, minutes: float) -> list[Trouble]:
             lambda w: w.sim.stop_competing(),
         ),
     ]
+
+
+def silent_stream(after: _dt.timedelta, *, minutes: float) -> Trouble:
+    """The WebSocket turns into a black hole for ``minutes`` (a half-open connection):
+    nothing arrives, not even the heartbeat. The demo's clock moves in 30-s steps, so a
+    silence shorter than that passes unnoticed."""
+    return Trouble(
+        after,
+        f"the WebSocket goes silent for {minutes:g} min",
+        lambda w: w.sim.silence_streams(minutes * 60),
+        cuts_stream=True,
+    )
+
+
+def dropped_stream(after: _dt.timedelta) -> Trouble:
+    """The gateway cuts every WebSocket without a closing handshake."""
+    return Trouble(
+        after, "the gateway drops the WebSocket", lambda w: w.sim.drop_streams(), cuts_stream=True
+    )
 
 
 def fat_finger(after: _dt.timedelta) -> Trouble:
@@ -206,7 +256,7 @@ def run_demo(
         world = DemoWorld(clock, sim, ctx, timeline, episodes, auto_replies)
         durations = StateDurations(session.state.name, start)
         session.on_transition(_on_transition(world, durations))
-        outcome = _play(world, troubles, hours)
+        outcome = _play(world, troubles, hours, seed)
         outcome.state_seconds = durations.totals(clock.now())
     outcome.wall_seconds = time.monotonic() - began
     timeline.write("")
@@ -214,7 +264,7 @@ def run_demo(
     return outcome
 
 
-def _play(world: DemoWorld, troubles: list[Trouble], hours: float) -> DemoOutcome:
+def _play(world: DemoWorld, troubles: list[Trouble], hours: float, seed: int) -> DemoOutcome:
     clock, timeline, session = world.clock, world.timeline, world.ctx.ibkr.session
     start = clock.now()
     end = start + _dt.timedelta(hours=hours)
@@ -229,18 +279,30 @@ def _play(world: DemoWorld, troubles: list[Trouble], hours: float) -> DemoOutcom
     observer = _SimObserver(world)
     pending = list(troubles)
     next_hour = start + _dt.timedelta(hours=1)
-    while clock.now() < end:
-        while pending and start + pending[0].after <= clock.now():
-            _apply(world, pending.pop(0))
-        runner.tick()
-        observer.collect()
-        runner.wait(TICK_SECONDS)
-        if clock.now() >= next_hour:
-            next_hour += _dt.timedelta(hours=1)
-            timeline.write(
-                f"  .. {timeline.stamp(clock.now())}  {runner.result.ticks} ticks, "
-                f"{observer.orders} orders, {observer.fills} fills, {session.state.name}"
-            )
+    due = start
+    with world.ctx.ibkr.stream(rng=random.Random(seed), **STREAM_OPTIONS) as stream:
+        watch = StreamWatch(stream, session, timeline, CONIDS)
+        watch.catch_up()
+        unwatched = world.episodes.disturbances  # met before the stream opened: no gaps
+        while clock.now() < end:
+            while pending and start + pending[0].after <= clock.now():
+                _apply(world, pending.pop(0))
+            runner.tick()
+            observer.collect()
+            # On the minute: a tick's own waits (pacing) do not push the next one later;
+            # one that overran skips the missed minutes, as run_worker does.
+            due = max(due + _dt.timedelta(seconds=TICK_SECONDS), clock.now())
+            watch.pass_time(runner.wait, (due - clock.now()).total_seconds())
+            if clock.now() >= next_hour:
+                next_hour += _dt.timedelta(hours=1)
+                timeline.write(
+                    f"  .. {timeline.stamp(clock.now())}  {runner.result.ticks} ticks, "
+                    f"{observer.orders} orders, {observer.fills} fills, "
+                    f"{len(watch.gaps)} stream gaps, {session.state.name}"
+                )
+        executions = world.sim.book.executions
+        watch.settle(executions)
+    fills = watch.fills(executions)
     nlv_end = _net_liquidation(world.ctx, account)
     reset_start, _ = session.schedule.next_window(start)
     return DemoOutcome(
@@ -251,9 +313,15 @@ def _play(world: DemoWorld, troubles: list[Trouble], hours: float) -> DemoOutcom
         rate_limited=observer.rate_limited,
         questions_answered=observer.replies,
         recovered=dict(world.episodes.healed),
-        disturbed=bool(world.episodes.open or world.episodes.healed),
+        disturbances=world.episodes.disturbances,
+        stream_gaps=list(watch.gaps),
+        fills_delivered=fills.delivered,
+        fills_in_gaps=fills.in_gaps,
+        quote_updates=watch.quote_updates,
+        quotes_conflated=watch.conflated,
         net_liquidation=(nlv_start, nlv_end),
-        checks=_checks(world, observer, crossed_reset=reset_start < end),
+        checks=_checks(world, observer, crossed_reset=reset_start < end)
+        | _stream_checks(watch, fills, world.episodes.disturbances - unwatched),
     )
 
 
@@ -271,10 +339,22 @@ def _checks(world: DemoWorld, observer: _SimObserver, *, crossed_reset: bool) ->
     return checks
 
 
+def _stream_checks(watch: StreamWatch, fills: StreamFills, disturbances: int) -> dict[str, bool]:
+    """One gap per disturbance the stream met (and none without one), the stream live at
+    the end, every fill delivered once."""
+    gaps = "one stream gap per disturbance" if disturbances else "no stream gap"
+    return {
+        gaps: len(watch.gaps) == disturbances and not watch.in_gap,
+        "stream delivered every fill once": fills.once,
+    }
+
+
 def _apply(world: DemoWorld, trouble: Trouble) -> None:
     world.timeline.add(world.clock.now(), "trouble", trouble.label)
     if trouble.breaks is not None:
         world.episodes.opened(trouble.breaks, world.clock.now())
+    if trouble.cuts_stream:
+        world.episodes.stream_cut()
     trouble.act(world)
 
 
@@ -291,6 +371,12 @@ def _summary_rows(outcome: DemoOutcome) -> list[tuple[str, str]]:
             for name, took in outcome.recovered.items()
         ),
         *([] if outcome.disturbed else [("disturbances", "no disturbance in this run")]),
+        ("stream gaps", _gaps_row(outcome.stream_gaps)),
+        ("fills delivered by the stream", _fills_row(outcome)),
+        (
+            "stream quote updates",
+            f"{outcome.quote_updates:,} ({outcome.quotes_conflated:,} conflated)",
+        ),
         ("net liquidation", " -> ".join(outcome.net_liquidation)),
     ]
     rows += [
@@ -301,6 +387,17 @@ def _summary_rows(outcome: DemoOutcome) -> list[tuple[str, str]]:
     rows += [(check, "yes" if ok else "NO") for check, ok in outcome.checks.items()]
     rows.append(("wall time", f"{outcome.wall_seconds:.1f} s"))
     return rows
+
+
+def _gaps_row(gaps: list[StreamGap]) -> str:
+    if not gaps:
+        return "none"
+    return f"{len(gaps)}: " + ", ".join(brief_reason(gap.reason) for gap in gaps)
+
+
+def _fills_row(outcome: DemoOutcome) -> str:
+    during = f" ({outcome.fills_in_gaps} made during a gap)" if outcome.fills_in_gaps else ""
+    return f"{outcome.fills_delivered} of {outcome.fills}{during}"
 
 
 # -- scripted trouble ----------------------------------------------------------------------
@@ -318,15 +415,25 @@ def _after(trouble: Trouble) -> _dt.timedelta:
 
 
 class Episodes:
-    """Session troubles still open, and how long each one took to heal."""
+    """Session troubles still open, how long each one took to heal, and how many
+    disturbances there were (each should be one ``StreamGap``)."""
 
     def __init__(self, timeline: Timeline) -> None:
         self._timeline = timeline
         self.open: dict[str, _dt.datetime] = {}
         self.healed: dict[str, float] = {}
+        self.disturbances = 0
 
     def opened(self, name: str, at: _dt.datetime) -> None:
+        """A session trouble; one that starts while another is open is the same spell."""
+        if not self.open:
+            self.disturbances += 1
         self.open.setdefault(name, at)
+
+    def stream_cut(self) -> None:
+        """A trouble of the stream alone; during a session spell the stream is cut already."""
+        if not self.open:
+            self.disturbances += 1
 
     def authenticated(self, at: _dt.datetime) -> None:
         for name, since in sorted(self.open.items(), key=lambda item: item[1]):
@@ -467,6 +574,8 @@ def _timeline_line(
             "question",
             f"{asked} auto-confirmed by the client (reply {str(event['reply_id'])[:8]})",
         )
+    if name == "stream.gap_started":
+        return "stream", f"gap begins: {event.get('reason')}"
     if name == "worker.resumed":
         return "resumed", "ticks work again"
     if name == "worker.tick_failed":

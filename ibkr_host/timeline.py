@@ -52,6 +52,10 @@ class Timeline:
         """``Mon 09:00 EDT``: local time, with the weekday so a night is readable."""
         return f"{time.astimezone(self.zone):%a %H:%M %Z}"
 
+    def span(self, start: _dt.datetime, end: _dt.datetime) -> str:
+        """``14:20:00-14:21:00 EDT``: an interval, to the second (a stream's gap is short)."""
+        return f"{start.astimezone(self.zone):%H:%M:%S}-{end.astimezone(self.zone):%H:%M:%S %Z}"
+
     def of_kind(self, kind: str) -> list[Event]:
         return [event for event in self.events if event.kind == kind]
 

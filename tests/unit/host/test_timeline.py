@@ -24,6 +24,13 @@ def test_lines_are_printed_in_local_time_as_they_happen() -> None:
     assert [e.text for e in timeline.of_kind("order")] == ["BUY 10 AAPL MKT"]
 
 
+def test_a_stream_gap_is_spanned_to_the_second_in_local_time() -> None:
+    timeline = Timeline(NEW_YORK)
+    started = T0 + _dt.timedelta(hours=5, minutes=20)
+    span = timeline.span(started, started + _dt.timedelta(seconds=61))
+    assert span == "14:20:00-14:21:01 EDT"
+
+
 def test_a_timeline_without_a_stream_only_records() -> None:
     timeline = Timeline(NEW_YORK)
     timeline.add(T0, "fill", "x")
