@@ -346,7 +346,9 @@ class SessionManager:
         )
         try:
             if not row.guarded:
-                return send()
+                # No guard, but the same question of its answer: is it news about the
+                # brokerage session it left in, or about one recovered while it travelled?
+                return send(sent_in=self._generation)
             with self._order_flow(row):
                 ticket = self._guard(row, method, path)
                 try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +21,7 @@ from ibkr_session import (
     SessionState,
 )
 from tests.logcapture import capture_logs
-from tests.unit.session.session_fakes import ACCOUNT, API, FakeGateway, auth_body
+from tests.unit.session.session_fakes import ACCOUNT, API, FakeGateway, auth_body, tickle_body
 
 S = SessionState
 Make = Callable[..., SessionManager]
@@ -291,3 +294,28 @@ def test_the_system_clock_under_freezegun_sees_the_window_too(gateway: FakeGatew
             manager.request("GET", "/iserver/accounts")
         assert caught.value.retry_after == 8 * 60
     assert gateway.sent() == []
+
+
+def test_a_tickle_answered_before_a_recovery_does_not_undo_it(
+    make_manager: Make, gateway: FakeGateway
+) -> None:
+    """A user's /tickle leaves while the brokerage session is down; another thread
+    recovers it (ssodh/init: a new generation) before the tickle's stale answer arrives.
+    That answer is news about the old session: the state stays AUTHENTICATED and no second
+    ssodh/init follows."""
+    gateway.on("POST", "/iserver/auth/status", auth_body(authenticated=False))
+    gateway.on("POST", "/iserver/auth/ssodh/init", auth_body())
+    gateway.on("GET", "/iserver/accounts", {"accounts": [ACCOUNT], "selectedAccount": ACCOUNT})
+    gateway.on("POST", "/iserver/account", {"set": True, "acctId": ACCOUNT})
+    manager = make_manager()
+
+    def stale_tickle(request: Any) -> tuple[int, dict[str, str], str]:
+        recovery = threading.Thread(target=manager.ensure_ready)
+        recovery.start()  # the other thread recovers while this answer travels
+        recovery.join(timeout=10)
+        return 200, {}, json.dumps(tickle_body(authenticated=False))
+
+    gateway.mock.add_callback("POST", API + "/tickle", callback=stale_tickle)
+    manager.request("POST", "/tickle")
+    assert manager.state is S.AUTHENTICATED
+    assert gateway.sent().count("POST /iserver/auth/ssodh/init") == 1
