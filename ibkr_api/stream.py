@@ -655,8 +655,9 @@ class Stream:
             return False  # the window ends by the clock; nothing to try before
         if _session_busy(self._session):
             return False  # an order question awaits its reply: send nothing over REST
-        if state is _S.COMPETING:
-            # Wait for the session's own recovery; only probe, on the backoff.
+        if state is _S.COMPETING and not self._session.takes_over:
+            # Wait for the session's own recovery; only probe, on the backoff. (A session
+            # that takes over does so in the guard of the reconnect's /tickle.)
             self._session.refresh()
             if self._session.state is _S.COMPETING:
                 self._back_off("another platform holds the brokerage session")

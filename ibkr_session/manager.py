@@ -234,6 +234,12 @@ class SessionManager:
         return self._generation
 
     @property
+    def takes_over(self) -> bool:
+        """``on_competing="take_over"``: a competing login is ended by ssodh/init with
+        ``compete=true`` instead of waited out."""
+        return self._take_over
+
+    @property
     def coordinator(self) -> Coordinator:
         """What this manager shares with the other managers of its gateway."""
         return self._coordinator

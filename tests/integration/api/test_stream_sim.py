@@ -23,7 +23,7 @@ from ibkr_api import (
     StreamGap,
     TradeEvent,
 )
-from ibkr_session import ManualClock
+from ibkr_session import ManualClock, SessionState
 from ibkr_sim import SimulatedGateway
 
 AAPL = 265598
@@ -255,6 +255,21 @@ def test_a_competing_login_is_one_gap_and_the_stream_waits_for_it_to_end(
 
     watch = ride_through(connect(auto_confirm=CONFIRM), sim, clock, compete)
     assert "competing" in watch.gaps()[0].reason
+
+
+def test_a_session_that_takes_over_brings_the_stream_back_during_a_competing_login(
+    connect: Callable[..., IbkrClient], sim: SimulatedGateway, clock: ManualClock
+) -> None:
+    ibkr = connect(auto_confirm=CONFIRM, on_competing="take_over")
+    with ibkr.stream(**OPTIONS) as stream:
+        watch = Watch(stream, clock)
+        settle(watch)
+        sim.start_competing()  # the user asked us to take the session back
+        watch.until(lambda: watch.stream.in_gap)
+        watch.until(lambda: not watch.stream.in_gap and fresh_last(stream, AAPL) is not None)
+    assert len(watch.gaps()) == 1
+    assert "competing" in watch.gaps()[0].reason
+    assert ibkr.session.state is SessionState.AUTHENTICATED
 
 
 def test_the_nightly_reset_is_one_gap_and_no_reconnect_inside_the_window(
