@@ -75,6 +75,7 @@ class FakeSession:
     """What the stream uses of a ``SessionManager``; ``state`` is set by the test."""
 
     gateway_url = "https://localhost:5000"
+    takes_over = False
 
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
