@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from ibkr_api.client import IbkrClient
 from ibkr_api.models import OrderReply
 from ibkr_api.stream import StreamGap
-from ibkr_host.demo_stream import STREAM_OPTIONS, StreamFills, StreamWatch, brief_reason
+from ibkr_host.demo_stream import STREAM_OPTIONS, StreamFills, StreamWatch
 from ibkr_host.host import WorkerContext
 from ibkr_host.logsetup import routed_logs
 from ibkr_host.runner import WorkerRunner, load_worker
@@ -390,9 +390,11 @@ def _summary_rows(outcome: DemoOutcome) -> list[tuple[str, str]]:
 
 
 def _gaps_row(gaps: list[StreamGap]) -> str:
+    """How many, and the longest: the reasons are on the timeline."""
     if not gaps:
         return "none"
-    return f"{len(gaps)}: " + ", ".join(brief_reason(gap.reason) for gap in gaps)
+    longest = max(gap.seconds for gap in gaps)
+    return f"{len(gaps)} (the longest {format_duration(longest)})"
 
 
 def _fills_row(outcome: DemoOutcome) -> str:

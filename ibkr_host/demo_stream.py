@@ -38,7 +38,7 @@ from ibkr_session.manager import SessionManager
 from ibkr_session.state import SessionState
 from ibkr_sim.executions import Execution
 
-__all__ = ["STEP", "STREAM_OPTIONS", "StreamFills", "StreamWatch", "brief_reason"]
+__all__ = ["STEP", "STREAM_OPTIONS", "StreamFills", "StreamWatch"]
 
 log = get_logger(__name__)
 
@@ -265,8 +265,3 @@ class StreamWatch:
     @property
     def in_gap(self) -> bool:
         return self._stream.in_gap
-
-
-def brief_reason(reason: str) -> str:
-    """``gateway says competing=true`` → ``competing=true``: a gap's reason in a few words."""
-    return reason.partition(":")[0].removeprefix("gateway says ").strip()

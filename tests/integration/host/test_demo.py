@@ -48,8 +48,9 @@ def test_the_morning_recovers_the_idle_expiry_and_answers_a_question() -> None:
     assert "Mon 09:00 EDT" in text
     assert row(text, "no 429 answers") == "yes"
     assert row(text, "fills delivered by the stream") == "1 of 1"
-    assert row(text, "stream gaps").startswith("1: ")  # the idle expiry (sts or /tickle)
-    assert "authenticated" in row(text, "stream gaps")
+    assert row(text, "stream gaps").startswith("1 (the longest ")
+    (gap,) = outcome.stream_gaps  # the idle expiry, told by sts or by /tickle
+    assert "authenticated" in gap.reason
     assert row(text, "one stream gap per disturbance") == "yes"
 
 
@@ -77,7 +78,7 @@ def test_the_night_shows_a_stream_gap_per_disturbance() -> None:
     assert len(gaps) == 3, text
     assert re.search(r"gap 00:5\d:\d\d-01:1\d:\d\d EDT", gaps[1]), gaps[1]
     assert len(stream_lines(text, "quotes refilled: AAPL .*, MSFT ")) == 3
-    assert row(text, "stream gaps").startswith("3: ")
+    assert row(text, "stream gaps").startswith("3 (the longest 15 min")  # the reset
     assert row(text, "one stream gap per disturbance") == "yes"
     assert outcome.quote_updates > 0
 
