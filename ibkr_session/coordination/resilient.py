@@ -95,35 +95,34 @@ class ResilientStore:
 
     def update(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
         with self._lock:
-            skip = False
-            if self._degraded:
-                now = self._monotonic()
-                skip = now < self._retry_at
-                if not skip:
-                    # This update probes the backend; the others stay local meanwhile.
-                    self._retry_at = now + self.retry_interval
-        if not skip:
-            kept = [key for key in keys if self.remember(key)] if self.remember else []
-            seen: dict[str, str | None] = {}
+            degraded = self._degraded
+            probe = degraded and self._monotonic() >= self._retry_at
+            if probe:
+                # This update probes the backend; the others stay local meanwhile.
+                self._retry_at = self._monotonic() + self.retry_interval
+        if degraded and not probe:
+            return self.local.update(keys, change)
+        kept = [key for key in keys if self.remember(key)] if self.remember else []
+        seen: dict[str, str | None] = {}
 
-            def noted(values: Values) -> T:
-                result = change(values)
-                # The last run is the one a backend committed (an optimistic one may rerun).
-                for key in kept:
-                    seen[key] = json.dumps(values[key]) if key in values else None
-                return result
+        def noted(values: Values) -> T:
+            result = change(values)
+            # The last run is the one a backend committed (an optimistic one may rerun).
+            for key in kept:
+                seen[key] = json.dumps(values[key]) if key in values else None
+            return result
 
-            try:
-                result = self.backend.update(keys, noted if kept else change)
-            except StoreUnavailableError as exc:
-                self._lost(exc)
-            else:
-                self._reached()
-                if kept:
-                    with self._lock:
-                        self._remembered.update(seen)
-                return result
-        return self.local.update(keys, change)
+        try:
+            if probe:
+                self._rejoin(keys)
+            result = self.backend.update(keys, noted if kept else change)
+        except StoreUnavailableError as exc:
+            self._lost(exc)
+            return self.local.update(keys, change)
+        if kept:
+            with self._lock:
+                self._remembered.update(seen)
+        return result
 
     def close(self) -> None:
         try:
@@ -157,31 +156,28 @@ class ResilientStore:
                 retry_in=self.retry_interval,
             )
 
-    def _reached(self) -> None:
-        if not self._degraded:
-            return
+    def _rejoin(self, keys: Sequence[str]) -> None:
+        """The probe: what this manager did alone joins the shared state *before* the
+        update that found the backend back runs on it (a Redis restarted empty would
+        otherwise forget the outage's requests, whose windows are not over, and that very
+        update, often a request's slot, would be granted beside them). Raises
+        ``StoreUnavailableError`` while the backend is still gone."""
         with self._lock:
-            rejoined = self._degraded
+            remembered = list(self._remembered)
+        merge = self.rejoin_value
+        mine = self.local.update(remembered, dict) if merge is not None else {}
+
+        def merged(values: Values) -> None:
+            if merge is not None:
+                for key, value in mine.items():
+                    values[key] = merge(key, values.get(key), value)
+
+        self.backend.update(sorted({*mine, *keys}), merged)
+        with self._lock:
+            if not self._degraded:
+                return
             self._degraded = False
             self._cautious_until = self._monotonic() + self.rejoin_grace
             # What was held locally belongs to no one else: start the next outage afresh.
-            local, self.local = self.local, MemoryStore()
-            keys = list(self._remembered)
-        if not rejoined:
-            return
+            self.local = MemoryStore()
         log.info("coordination.rejoined", backend=self.backend.kind)
-        if self.rejoin_value is None or not keys:
-            return
-        # What this manager did alone joins the shared state (a Redis restarted empty would
-        # otherwise forget the requests of the outage, and their windows are not over).
-        mine = local.update(keys, lambda values: dict(values))
-        merge = self.rejoin_value
-
-        def merged(values: Values) -> None:
-            for key, value in mine.items():
-                values[key] = merge(key, values.get(key), value)
-
-        try:
-            self.backend.update(list(mine), merged)
-        except StoreUnavailableError as exc:
-            self._lost(exc)

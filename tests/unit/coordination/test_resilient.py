@@ -357,3 +357,34 @@ def test_on_rejoining_what_was_sent_alone_joins_the_shared_windows(
     assert isinstance(wait, Wait)
     ticker.now += 6.0
     assert not me.cautious
+
+
+def test_the_request_that_finds_the_backend_back_counts_what_was_sent_alone(
+    flaky: FlakyStore, ticker: Ticker
+) -> None:
+    """A Redis restarted empty: the first update that reaches it again is itself a
+    request's slot, and the tickle sent alone half a second before must count in it."""
+    store = ResilientStore(
+        flaky,
+        retry_interval=3.0,
+        monotonic=ticker,
+        remember=Coordinator.remembered,
+        outage_value=Coordinator.outage_value,
+        rejoin_value=Coordinator.rejoin_value,
+    )
+    me = Coordinator(store, namespace="gw")
+    tickle = Budget("tickle", capacity=1, window=1.0)
+    before = me.take_slot([tickle], 0.0)
+    assert isinstance(before, Grant)
+    me.finish_slot(before, 0.0)
+    flaky.down = True
+    alone = me.take_slot([tickle], 10.0)
+    assert isinstance(alone, Grant)
+    me.finish_slot(alone, 10.0)
+    flaky.inner = MemoryStore()
+    flaky.down = False
+    ticker.now += 3.0
+    probe = me.take_slot([tickle], 10.5)  # reaches the backend: rejoins
+    assert not me.degraded
+    assert isinstance(probe, Wait)
+    assert probe.seconds == pytest.approx(0.5)
