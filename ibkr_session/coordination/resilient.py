@@ -73,6 +73,9 @@ class ResilientStore:
         self.retry_interval = float(retry_interval)
         self._monotonic = monotonic
         self._lock = threading.Lock()
+        self._rejoining = threading.Lock()
+        """Held while a rejoin merges the local state, and by every local update: an
+        update made locally during the merge would be lost to the shared state."""
         self._degraded = False
         self._retry_at = 0.0
         self.degradations = 0
@@ -101,7 +104,9 @@ class ResilientStore:
                 # This update probes the backend; the others stay local meanwhile.
                 self._retry_at = self._monotonic() + self.retry_interval
         if degraded and not probe:
-            return self.local.update(keys, change)
+            with self._rejoining:
+                if self._degraded:  # else a rejoin just ended: the backend is back
+                    return self.local.update(keys, change)
         kept = [key for key in keys if self.remember(key)] if self.remember else []
         seen: dict[str, str | None] = {}
 
@@ -114,7 +119,8 @@ class ResilientStore:
 
         try:
             if probe:
-                self._rejoin(keys)
+                with self._rejoining:
+                    self._rejoin(keys)
             result = self.backend.update(keys, noted if kept else change)
         except StoreUnavailableError as exc:
             self._lost(exc)

@@ -388,3 +388,38 @@ def test_the_request_that_finds_the_backend_back_counts_what_was_sent_alone(
     assert not me.degraded
     assert isinstance(probe, Wait)
     assert probe.seconds == pytest.approx(0.5)
+
+
+def test_an_update_made_while_a_rejoin_merges_is_not_lost(
+    flaky: FlakyStore, ticker: Ticker
+) -> None:
+    """Another thread's update during the rejoin's round trip waits for it and reaches the
+    backend: made locally, it would have missed the merge and been forgotten."""
+    import threading
+
+    store = ResilientStore(flaky, retry_interval=3.0, monotonic=ticker)
+    flaky.down = True
+    store.update(["n"], bump)  # degraded now
+    flaky.down = False
+    ticker.now += 3.0
+    merging, go_on = threading.Event(), threading.Event()
+    first_call = flaky.update
+
+    def slow_merge(keys: Sequence[str], change: Callable[[dict[str, Any]], T]) -> T:
+        flaky.update = first_call  # type: ignore[method-assign]
+        merging.set()
+        go_on.wait(10)
+        return first_call(keys, change)
+
+    flaky.update = slow_merge  # type: ignore[method-assign]
+    prober = threading.Thread(target=store.update, args=(["n"], bump))
+    prober.start()
+    assert merging.wait(10)
+    other = threading.Thread(target=store.update, args=(["n"], bump))
+    other.start()
+    other.join(0.2)
+    assert other.is_alive()  # it waits for the rejoin instead of going local
+    go_on.set()
+    prober.join(10)
+    other.join(10)
+    assert flaky.inner.update(["n"], lambda values: values["n"]) == 2  # both reached it
