@@ -22,6 +22,12 @@ threads, processes and machines sharing a coordinator share one count):
 - ``max_wait``: a request that would have to wait longer (the penalty box, a 15-minute
   row) is refused at once with ``RateLimitedError`` (``retry_after`` says when), nothing
   sent: a worker is never blocked for minutes unannounced.
+- Older waiters first, across processes: every waiter of a full row wakes when it has
+  room, and the first store update wins. Between processes (a file or Redis coordinator,
+  real time) a waiter therefore wakes a little later the less it has waited
+  (``defer_for``: up to ``MAX_DEFER`` s, nothing once it has waited ``max_wait``), so the
+  one that waited longest is first in line. A heuristic, not a queue: it makes losing
+  race after race past ``max_wait`` unlikely, not impossible.
 
 Waits for the clock go through ``clock.sleep`` (virtual time makes tests exact); waits for
 a request in flight (its answer, not the clock, frees the place) are real-time waits on a
@@ -41,7 +47,7 @@ from ibkr_session.endpoints import PACING_ROWS, PacingRow, endpoint_for
 from ibkr_session.errors import RateLimitedError
 from ibkr_session.logs import get_logger
 
-__all__ = ["MAX_PENALTY", "PACING_REFUSAL", "Pacer", "budget_of"]
+__all__ = ["MAX_DEFER", "MAX_PENALTY", "PACING_REFUSAL", "Pacer", "budget_of", "defer_for"]
 
 log = get_logger(__name__)
 
@@ -55,6 +61,17 @@ cannot stop a worker for a day."""
 
 
 _CLOCK_GRAIN = 5e-6
+
+MAX_DEFER = 0.05
+"""Seconds a fresh waiter lets older ones go first (at most a fifth of its wait)."""
+
+
+def defer_for(wait: float, waited: float, max_wait: float) -> float:
+    """How much later than ``wait`` a waiter that has ``waited`` already should wake."""
+    if not math.isfinite(max_wait):
+        return 0.0
+    fresh = max(0.0, 1.0 - waited / max_wait)
+    return min(MAX_DEFER, wait / 5) * fresh
 
 
 def budget_of(row: PacingRow, *, safety: float = 1.0) -> Budget:
@@ -170,7 +187,11 @@ class Pacer:
             else:
                 # A grain more than asked: wall readings are datetimes (µs) turned into
                 # epoch floats, and a window must never end a hair early.
-                self._clock.sleep(result.seconds + _CLOCK_GRAIN)
+                later = 0.0
+                if self._coordinator.crosses_processes:
+                    waited = self._clock.monotonic() - started
+                    later = defer_for(result.seconds, waited, max_wait)
+                self._clock.sleep(result.seconds + _CLOCK_GRAIN + later)
 
     def _refuse_if_too_long(
         self, wait: Wait, started: float, max_wait: float, method: str, path: str

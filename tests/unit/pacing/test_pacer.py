@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import threading
 
 import pytest
@@ -12,7 +13,7 @@ from ibkr_session.clock import ManualClock
 from ibkr_session.coordination import Coordinator, MemoryStore
 from ibkr_session.endpoints import PACING_ROWS, PacingRow
 from ibkr_session.errors import RateLimitedError
-from ibkr_session.pacing import Pacer
+from ibkr_session.pacing import MAX_DEFER, Pacer, defer_for
 
 approx = functools.partial(pytest.approx, abs=1e-4)
 """Send times to the clock's grain: wall readings are microsecond datetimes."""
@@ -308,3 +309,47 @@ def test_two_pacers_sharing_a_coordinator_share_the_budgets() -> None:
     times = send_times(first, clock, [("GET", "/portfolio/accounts")])
     times += send_times(second, clock, [("GET", "/portfolio/accounts")])
     assert times == approx([0.0, 5 / 0.9])
+
+
+def test_a_fresh_waiter_lets_older_ones_go_first() -> None:
+    assert defer_for(2.0, waited=0.0, max_wait=30.0) == MAX_DEFER  # fresh: the most
+    assert defer_for(2.0, waited=15.0, max_wait=30.0) == pytest.approx(MAX_DEFER / 2)
+    assert defer_for(2.0, waited=30.0, max_wait=30.0) == 0.0  # waited its all: first
+    assert defer_for(0.1, waited=0.0, max_wait=30.0) == pytest.approx(0.02)  # a fifth
+    assert defer_for(2.0, waited=0.0, max_wait=math.inf) == 0.0
+
+
+class ProcessesCoordinator(Coordinator):
+    """A coordinator as other processes would share it (a file, Redis), on a test clock."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(MemoryStore(), namespace="gw")
+        self._test_clock = clock
+
+    @property
+    def crosses_processes(self) -> bool:
+        return True
+
+    def now(self) -> float:
+        return self._test_clock.now().timestamp()
+
+
+def test_only_waiters_of_a_store_shared_between_processes_defer() -> None:
+    """Between processes the first store update wins, so the freshest waiter lets older
+    ones go first; threads of one process never wait for that."""
+    row = PacingRow("orders", rate=1, per=5.0)
+    slept = {}
+    for shared in (False, True):
+        clock = ManualClock(dt.datetime(2026, 6, 15, 14, 0, tzinfo=dt.UTC))
+        coordinator = (
+            ProcessesCoordinator(clock) if shared else Coordinator(MemoryStore(), namespace="gw")
+        )
+        coordinator.use_clock(lambda clock=clock: clock.now().timestamp())
+        pacer = Pacer(clock, coordinator, rows={"orders": row}, safety=1.0, max_wait=30.0)
+        with pacer.slot("GET", "/iserver/account/orders"):
+            pass
+        before = clock.monotonic()
+        with pacer.slot("GET", "/iserver/account/orders"):
+            slept[shared] = clock.monotonic() - before
+    assert slept[False] == pytest.approx(5.0, abs=1e-3)
+    assert slept[True] == pytest.approx(5.0 + MAX_DEFER, abs=1e-3)
