@@ -64,6 +64,7 @@ from ibkr_session.errors import (
     ResetWindowError,
 )
 from ibkr_session.logs import get_logger
+from ibkr_session.pacing import PACING_REFUSAL
 
 __all__ = [
     "DEFAULT_SETUP_DEADLINE",
@@ -166,6 +167,8 @@ def describe_session_error(exc: IbkrError, zone: _dt.tzinfo = _dt.UTC) -> str:
         return f"reset window until {until:%H:%M %Z}, resuming then"
     if isinstance(exc, CompetingSessionError):
         return "competing login on another IBKR platform holds the session; waiting"
+    if isinstance(exc, RateLimitedError) and exc.code == PACING_REFUSAL:
+        return f"IBKR's limits leave no room (nothing was sent); again in {exc.retry_after:.1f} s"
     if isinstance(exc, RateLimitedError):
         return f"rate limited by the gateway; quiet for {exc.retry_after:g} s"
     if isinstance(exc, NotAuthenticatedError):

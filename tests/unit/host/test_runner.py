@@ -17,6 +17,7 @@ from ibkr_host.runner import (
     DEFAULT_SETUP_DEADLINE,
     WorkerLoadError,
     WorkerRunner,
+    describe_session_error,
     load_worker,
     run_worker,
 )
@@ -25,8 +26,10 @@ from ibkr_session.errors import (
     CompetingSessionError,
     GatewayUnreachableError,
     NotAuthenticatedError,
+    RateLimitedError,
     ResetWindowError,
 )
+from ibkr_session.pacing import PACING_REFUSAL
 from tests.logcapture import capture_logs
 
 
@@ -344,3 +347,12 @@ def test_a_bounded_run_whose_ticks_all_meet_a_competing_login_ends(client: Any) 
 
     result = run_worker(SimpleNamespace(tick=tick), WorkerContext("w", client=client), ticks=5)
     assert (result.ticks, result.paused) == (5, 5)
+
+
+def test_a_pause_says_whether_the_gateway_or_our_pacer_refused() -> None:
+    ours = RateLimitedError(PACING_REFUSAL, "orders has no room", retry_after=5.55144)
+    theirs = RateLimitedError(429, "Too Many Requests", retry_after=600)
+    assert describe_session_error(ours) == (
+        "IBKR's limits leave no room (nothing was sent); again in 5.6 s"
+    )
+    assert describe_session_error(theirs) == "rate limited by the gateway; quiet for 600 s"
