@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -28,6 +25,7 @@ from ibkr_session.clock import ManualClock
 from ibkr_session.errors import NotAuthenticatedError, RateLimitedError
 from ibkr_session.transport import order_question
 from ibkr_sim.gateway import SimulatedGateway
+from tests.integration.host.processes import ibkr, stop_with, wait_for
 
 MARKET_TIME = "2026-06-15 10:30"
 AAPL = 265598
@@ -58,22 +56,15 @@ def test_metrics_livez_and_readyz_of_a_running_worker(
     live_sim: SimulatedGateway, examples: Path, tmp_path: Path
 ) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "ibkr_host", "run", str(examples / "nlv_summary.py"),
-               "--gateway", live_sim.url, "--interval", "3600", "--market-time", MARKET_TIME,
-               "--state-file", str(tmp_path / "s.json"), "--metrics-port", str(port)]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(  # noqa: S603 (our interpreter, fixed argv)
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as process:
-        assert process.stderr is not None
-        for line in process.stderr:  # the first tick has run
-            if "NLV $" in line:
-                break
+    with ibkr("run", str(examples / "nlv_summary.py"), "--gateway", live_sim.url,
+              "--interval", "3600", "--market-time", MARKET_TIME,
+              "--state-file", str(tmp_path / "s.json"), "--metrics-port", str(port),
+              ) as process:  # fmt: skip
+        wait_for(process, "NLV $")  # the first tick has run
         metrics = get(f"http://127.0.0.1:{port}/metrics")
         livez = get(f"http://127.0.0.1:{port}/livez")
         readyz = get(f"http://127.0.0.1:{port}/readyz")
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
+        stop_with(process, signal.SIGTERM)
     assert process.returncode == 0
     assert metrics[0] == 200
     assert 'ibkr_session_state{state="AUTHENTICATED"} 1.0' in metrics[1]
@@ -226,19 +217,11 @@ def test_ibkr_run_alerts_a_missing_login_through_its_command(
         "def setup(ctx):\n    ctx.ibkr.search_contract('AAPL')\n\ndef tick(ctx):\n    pass\n"
     )
     live_sim.logout()  # nobody logged in at the gateway today
-    command = [sys.executable, "-m", "ibkr_host", "run", str(worker), "--gateway", live_sim.url,
-               "--market-time", MARKET_TIME, "--state-file", str(tmp_path / "s.json"),
-               "--alert-command", f"sh -c 'echo $IBKR_ALERT_STATUS $IBKR_ALERT_KIND >> {out}'",
-               ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(  # noqa: S603 (our interpreter, fixed argv)
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as process:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "session.alert" in line:
-                break
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
+    with ibkr("run", str(worker), "--gateway", live_sim.url, "--market-time", MARKET_TIME,
+              "--state-file", str(tmp_path / "s.json"),
+              "--alert-command", f"sh -c 'echo $IBKR_ALERT_STATUS $IBKR_ALERT_KIND >> {out}'",
+              ) as process:  # fmt: skip
+        wait_for(process, "session.alert")
+        stop_with(process, signal.SIGTERM)
     assert process.returncode == 0
     assert out.read_text().splitlines() == ["raised login_required"]

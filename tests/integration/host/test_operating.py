@@ -6,11 +6,7 @@ shifted clock (``--market-time``), so the hour the suite runs at never matters.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ from ibkr_host.cli import build_parser, main
 from ibkr_host.market_time import ShiftedClock, parse_market_time
 from ibkr_session.coordination import open_coordination
 from ibkr_sim.gateway import SimulatedGateway
+from tests.integration.host.processes import ibkr, stop_with, wait_for
 
 MARKET_TIME = "2026-06-15 10:30"
 AT = ["--market-time", MARKET_TIME]
@@ -35,31 +32,6 @@ def sim_at(when: str, **options: object) -> SimulatedGateway:
 def live_sim() -> Iterator[SimulatedGateway]:
     with sim_at(MARKET_TIME) as gateway:
         yield gateway
-
-
-def ibkr(*args: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "ibkr_host", *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(  # noqa: S603 (our interpreter, fixed argv)
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-
-
-def wait_for(process: subprocess.Popen[str], text: str) -> str:
-    """Read stderr until a line holds ``text`` (the process is then where we want it)."""
-    assert process.stderr is not None
-    for line in process.stderr:
-        if text in line:
-            return line
-    pytest.fail(f"ibkr ended before saying {text!r}")
-
-
-def stop_with(process: subprocess.Popen[str], signum: int) -> tuple[float, str, str]:
-    """Send ``signum``; how long the process took to exit, and the rest of its output."""
-    sent = time.monotonic()
-    process.send_signal(signum)
-    out, err = process.communicate(timeout=20)
-    return time.monotonic() - sent, out, err
 
 
 # -- signals ---------------------------------------------------------------------------
