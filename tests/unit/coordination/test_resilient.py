@@ -68,6 +68,20 @@ def store(flaky: FlakyStore, ticker: Ticker) -> ResilientStore:
     return ResilientStore(flaky, retry_interval=3.0, monotonic=ticker)
 
 
+def coordinator_over(flaky: FlakyStore, ticker: Ticker) -> Coordinator:
+    """A manager's coordinator over ``flaky`` with the rules ``open_store`` gives a shared
+    backend: what an outage starts from, and how a rejoin merges."""
+    store = ResilientStore(
+        flaky,
+        retry_interval=3.0,
+        monotonic=ticker,
+        remember=Coordinator.remembered,
+        outage_value=Coordinator.outage_value,
+        rejoin_value=Coordinator.rejoin_value,
+    )
+    return Coordinator(store, namespace="gw")
+
+
 def events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
     found = []
     for record in caplog.records:
@@ -241,14 +255,7 @@ def test_a_generation_never_goes_back_when_a_store_forgot_it() -> None:
 def test_an_outage_starts_from_the_known_windows_with_others_requests_answered(
     flaky: FlakyStore, ticker: Ticker
 ) -> None:
-    store = ResilientStore(
-        flaky,
-        retry_interval=3.0,
-        monotonic=ticker,
-        remember=Coordinator.remembered,
-        outage_value=Coordinator.outage_value,
-    )
-    me = Coordinator(store, namespace="gw")
+    me = coordinator_over(flaky, ticker)
     other = Coordinator(flaky.inner, namespace="gw")
     rate = Budget("tickle", capacity=1, window=1.0)
     history = Budget("history", concurrency=1)
@@ -325,15 +332,7 @@ def test_rows_too_small_to_split_are_taken_in_turns(ticker: Ticker) -> None:
 def test_on_rejoining_what_was_sent_alone_joins_the_shared_windows(
     flaky: FlakyStore, ticker: Ticker
 ) -> None:
-    store = ResilientStore(
-        flaky,
-        retry_interval=3.0,
-        monotonic=ticker,
-        remember=Coordinator.remembered,
-        outage_value=Coordinator.outage_value,
-        rejoin_value=Coordinator.rejoin_value,
-    )
-    me = Coordinator(store, namespace="gw")
+    me = coordinator_over(flaky, ticker)
     gateway = Budget("gateway", capacity=2, window=100.0)
     grant = me.take_slot([gateway], 0.0)
     assert isinstance(grant, Grant)
@@ -364,15 +363,7 @@ def test_the_request_that_finds_the_backend_back_counts_what_was_sent_alone(
 ) -> None:
     """A Redis restarted empty: the first update that reaches it again is itself a
     request's slot, and the tickle sent alone half a second before must count in it."""
-    store = ResilientStore(
-        flaky,
-        retry_interval=3.0,
-        monotonic=ticker,
-        remember=Coordinator.remembered,
-        outage_value=Coordinator.outage_value,
-        rejoin_value=Coordinator.rejoin_value,
-    )
-    me = Coordinator(store, namespace="gw")
+    me = coordinator_over(flaky, ticker)
     tickle = Budget("tickle", capacity=1, window=1.0)
     before = me.take_slot([tickle], 0.0)
     assert isinstance(before, Grant)
