@@ -134,7 +134,7 @@ class AlertDesk:
             if new is SessionState.AUTHENTICATED:
                 for kind in (LOGIN_REQUIRED, COMPETING_SESSION):
                     self._resolve(kind, f"the session is authenticated again ({reason})")
-        self.check()
+            self._check_competing(self._clock.monotonic())
 
     def saw_request(self, record: RequestRecord) -> None:
         """``SessionManager.on_request`` listener."""
@@ -148,18 +148,12 @@ class AlertDesk:
             elif record.outcome == "ok" and self._penalty_over(now):
                 self._penalty_until = None
                 self._resolve(PENALTY_BOX, "the gateway answers requests again")
-        self.check()
+            self._check_competing(now)
 
     def check(self) -> None:
         """Raise the competing alert once the competing login has lasted long enough."""
         with self._lock:
-            since = self._competing_since
-            if since is not None and self._clock.monotonic() - since >= self._competing_after:
-                self._raise(
-                    COMPETING_SESSION,
-                    f"another platform has held the brokerage session for over "
-                    f"{self._competing_after:g} s: close TWS or the app to give it back",
-                )
+            self._check_competing(self._clock.monotonic())
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -178,6 +172,15 @@ class AlertDesk:
         self._courier.shutdown(wait=False, cancel_futures=True)
 
     # -- incidents (lock held) ----------------------------------------------------------
+
+    def _check_competing(self, now: float) -> None:
+        since = self._competing_since
+        if since is not None and now - since >= self._competing_after:
+            self._raise(
+                COMPETING_SESSION,
+                f"another platform has held the brokerage session for over "
+                f"{self._competing_after:g} s: close TWS or the app to give it back",
+            )
 
     def _penalty_over(self, now: float) -> bool:
         return self._penalty_until is not None and now >= self._penalty_until
