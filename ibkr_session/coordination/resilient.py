@@ -15,6 +15,10 @@ the session's memory, the pacing windows) start from their last shared values, a
 ``outage_value(key, value)`` turns them (``Coordinator.outage_value``: what was in flight
 elsewhere counts as answered when it left), so a manager cut off never sends into a
 penalty box or a full window it knew of, nor counts a brokerage generation again.
+Updates run one at a time (one lock, held across the backend's round trip): the value
+remembered for a key is then the backend's last commit, never an earlier one a slow thread
+recorded after it, and an outage starts from every update committed before it. A backend
+that hangs costs the other threads its timeout once, after which they run locally.
 Orders stay exactly-once regardless: that is the cOID rules' business, not coordination's.
 ``update`` raises nothing the backend's failure could cause; an exception
 from ``change`` itself (a bug) still propagates.
@@ -73,9 +77,7 @@ class ResilientStore:
         self.retry_interval = float(retry_interval)
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._rejoining = threading.Lock()
-        """Held while a rejoin merges the local state, and by every local update: an
-        update made locally during the merge would be lost to the shared state."""
+        self._written_alone: set[str] = set()
         self._degraded = False
         self._retry_at = 0.0
         self.degradations = 0
@@ -97,38 +99,29 @@ class ResilientStore:
         return f"ResilientStore({self.backend!r})"
 
     def update(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
-        with self._lock:
-            degraded = self._degraded
-            probe = degraded and self._monotonic() >= self._retry_at
-            if probe:
-                # This update probes the backend; the others stay local meanwhile.
-                self._retry_at = self._monotonic() + self.retry_interval
-        if degraded and not probe:
-            with self._rejoining:
-                if self._degraded:  # else a rejoin just ended: the backend is back
-                    return self.local.update(keys, change)
-        kept = [key for key in keys if self.remember(key)] if self.remember else []
-        seen: dict[str, str | None] = {}
+        with self._lock:  # one at a time: see the module docstring
+            if self._degraded and self._monotonic() < self._retry_at:
+                return self._alone(keys, change)
+            kept = [key for key in keys if self.remember(key)] if self.remember else []
+            seen: dict[str, str | None] = {}
 
-        def noted(values: Values) -> T:
-            result = change(values)
-            # The last run is the one a backend committed (an optimistic one may rerun).
-            for key in kept:
-                seen[key] = json.dumps(values[key]) if key in values else None
-            return result
+            def noted(values: Values) -> T:
+                result = change(values)
+                # The last run is the one a backend committed (an optimistic one may rerun).
+                for key in kept:
+                    seen[key] = json.dumps(values[key]) if key in values else None
+                return result
 
-        try:
-            if probe:
-                with self._rejoining:
+            try:
+                if self._degraded:  # this update probes the backend
+                    self._retry_at = self._monotonic() + self.retry_interval
                     self._rejoin(keys)
-            result = self.backend.update(keys, noted if kept else change)
-        except StoreUnavailableError as exc:
-            self._lost(exc)
-            return self.local.update(keys, change)
-        if kept:
-            with self._lock:
-                self._remembered.update(seen)
-        return result
+                result = self.backend.update(keys, noted if kept else change)
+            except StoreUnavailableError as exc:
+                self._lost(exc)
+                return self._alone(keys, change)
+            self._remembered.update(seen)
+            return result
 
     def close(self) -> None:
         try:
@@ -137,24 +130,27 @@ class ResilientStore:
             log.debug("coordination.close_failed", error=repr(exc))
         self.local.close()
 
+    def _alone(self, keys: Sequence[str], change: Callable[[Values], T]) -> T:
+        """``change`` on the local store. The remembered keys it writes are noted: a rejoin
+        merges them, those first written in the outage (an endpoint's first call) too."""
+        if self.remember is not None:
+            self._written_alone.update(key for key in keys if self.remember(key))
+        return self.local.update(keys, change)
+
     def _lost(self, exc: StoreUnavailableError) -> None:
-        with self._lock:
-            first = not self._degraded
-            self._degraded = True
-            self._retry_at = self._monotonic() + self.retry_interval
-            if first:
-                self.degradations += 1
-                remembered = {
-                    key: json.loads(text)
-                    for key, text in self._remembered.items()
-                    if text is not None
-                }
-                if self.outage_value is not None:
-                    remembered = {
-                        key: self.outage_value(key, value) for key, value in remembered.items()
-                    }
-                self.local.update(list(remembered), lambda values: values.update(remembered))
+        first = not self._degraded
+        self._degraded = True
+        self._retry_at = self._monotonic() + self.retry_interval
         if first:
+            self.degradations += 1
+            remembered = {
+                key: json.loads(text) for key, text in self._remembered.items() if text is not None
+            }
+            if self.outage_value is not None:
+                remembered = {
+                    key: self.outage_value(key, value) for key, value in remembered.items()
+                }
+            self.local.update(list(remembered), lambda values: values.update(remembered))
             log.warning(
                 "coordination.degraded",
                 backend=self.backend.kind,
@@ -168,10 +164,9 @@ class ResilientStore:
         otherwise forget the outage's requests, whose windows are not over, and that very
         update, often a request's slot, would be granted beside them). Raises
         ``StoreUnavailableError`` while the backend is still gone."""
-        with self._lock:
-            remembered = list(self._remembered)
         merge = self.rejoin_value
-        mine = self.local.update(remembered, dict) if merge is not None else {}
+        alone = sorted({*self._remembered, *self._written_alone})
+        mine = self.local.update(alone, dict) if merge is not None else {}
 
         def merged(values: Values) -> None:
             if merge is not None:
@@ -179,11 +174,9 @@ class ResilientStore:
                     values[key] = merge(key, values.get(key), value)
 
         self.backend.update(sorted({*mine, *keys}), merged)
-        with self._lock:
-            if not self._degraded:
-                return
-            self._degraded = False
-            self._cautious_until = self._monotonic() + self.rejoin_grace
-            # What was held locally belongs to no one else: start the next outage afresh.
-            self.local = MemoryStore()
+        self._degraded = False
+        self._cautious_until = self._monotonic() + self.rejoin_grace
+        # What was held locally belongs to no one else: start the next outage afresh.
+        self.local = MemoryStore()
+        self._written_alone = set()
         log.info("coordination.rejoined", backend=self.backend.kind)

@@ -188,6 +188,8 @@ class Coordinator:
         self._tokens = itertools.count(1)  # next() is atomic: threads never share a token
         self._peers = 1
         self._senders: dict[str, float] = {}
+        self._outage = (0, -math.inf)
+        """(which of the store's outages, when this manager first worked alone in it)."""
         self._pace_keys: dict[tuple[Budget, ...], list[str]] = {}
         self._clock_now: Callable[[], float] | None = None
 
@@ -241,11 +243,19 @@ class Coordinator:
         """While degraded, a row too small to split (``capacity x share < 1``: 1 per 5 s
         for 2 managers) is taken in turns on the wall clock: of every ``2 x managers``
         windows, the manager ranked ``r`` among the senders it knew of (by name) may send
-        in window ``2r`` only, so two managers' requests are a whole window apart. None
+        in window ``2r`` only, so two managers' requests are a whole window apart; the
+        first turn comes a window after this manager went alone at the earliest. None
         when every such row is in this manager's turn now."""
         waits = []
+        alone_since = self._alone_since(now)
         for budget in budgets:
             if budget.capacity is None or budget.capacity * share >= 1 - 1e-9:
+                continue
+            if now < alone_since + budget.window:
+                # Another manager may have used the row just before the store went, in an
+                # update this manager never read: a window after going alone, it is over.
+                reason = f"{budget.name} (turns while degraded)"
+                waits.append(Wait(alone_since + budget.window - now, reason))
                 continue
             names = sorted(self._recent_senders() | {self.holder})
             count = max(len(names), round(1 / share))
@@ -255,6 +265,13 @@ class Coordinator:
             if phase >= budget.window:  # not in this manager's window of the cycle
                 waits.append(Wait(cycle - phase, f"{budget.name} (turns while degraded)"))
         return max(waits, key=lambda wait: wait.seconds) if waits else None
+
+    def _alone_since(self, now: float) -> float:
+        """When this manager first worked alone in the store's current outage."""
+        outage = int(getattr(self.store, "degradations", 0))
+        if outage != self._outage[0]:
+            self._outage = (outage, now)
+        return self._outage[1]
 
     def _recent_senders(self) -> set[str]:
         seen = list(self._senders.items())  # one C call: safe while others add to it
@@ -328,16 +345,19 @@ class Coordinator:
         question_key = self._key("lease", QUESTION_LEASE)
         session_key = self._key("session")
         budget_keys = self._keys_of(tuple(budgets))
-        if self.cautious:  # alone: only this manager's part of every limit
-            share = self.share
-            turn = self._turn(budgets, share, now)
-            if turn is not None:
-                return turn
-            budgets = _scaled(budgets, share)
         senders: set[str] = set()
 
         def change(values: Values) -> Grant | Wait:
             senders.clear()
+            rows = budgets
+            # Alone: only this manager's part of every limit. Asked here, where the update
+            # runs, not before it: the update that finds the store gone runs alone too.
+            if self.cautious:
+                share = self.share
+                turn = self._turn(budgets, share, now)
+                if turn is not None:
+                    return turn
+                rows = _scaled(budgets, share)
             waits: list[Wait] = []
             penalty = values.get(penalty_key)
             if (
@@ -348,7 +368,7 @@ class Coordinator:
             question = values.get(question_key)
             if _held_by_other(question, self.holder, now):
                 waits.append(Wait(FLIGHT_POLL, "order question", in_flight=True))
-            for budget, key in zip(budgets, budget_keys, strict=True):
+            for budget, key in zip(rows, budget_keys, strict=True):
                 entries = _live_entries(values.get(key), budget, now, self.skew)
                 values[key] = entries
                 senders.update(str(entry[0]).rpartition("#")[0] for entry in entries)
@@ -369,7 +389,7 @@ class Coordinator:
                 learned = (shared.state, float(shared.state_at))
             return Grant(
                 token,
-                tuple(budgets),
+                tuple(rows),
                 opens_question,
                 shared.generation,
                 learned,

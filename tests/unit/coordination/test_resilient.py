@@ -101,6 +101,41 @@ def bump(values: dict[str, Any]) -> int:
     return int(values["n"])
 
 
+def acquainted(ticker: Ticker, at: float) -> list[Coordinator]:
+    """Two managers over one shared store, each having seen the other send just before
+    ``at``; ranked by name, as the turns of a degraded row rank them."""
+    inner = MemoryStore()
+    managers = [
+        Coordinator(ResilientStore(FlakyStore(inner), monotonic=ticker), namespace="gw")
+        for _ in range(2)
+    ]
+    gateway = Budget("gateway", capacity=10, window=1.0)
+    for now in (at - 0.10, at - 0.05, at - 0.01):
+        for manager in managers:
+            grant = manager.take_slot([gateway], now)
+            assert isinstance(grant, Grant)
+            manager.finish_slot(grant, now)
+    return sorted(managers, key=lambda manager: manager.holder)
+
+
+def cut_off(manager: Coordinator) -> None:
+    """Switch off the shared store as ``manager`` reaches it."""
+    manager.store.backend.down = True  # type: ignore[attr-defined]
+
+
+def send_alone_then_restart_empty(
+    me: Coordinator, budget: Budget, at: float, flaky: FlakyStore, ticker: Ticker
+) -> None:
+    """One request sent alone at ``at``; then the backend is back, empty (a Redis
+    restarted), and the next update probes it."""
+    alone = me.take_slot([budget], at)
+    assert isinstance(alone, Grant)
+    me.finish_slot(alone, at)
+    flaky.inner = MemoryStore()
+    flaky.down = False
+    ticker.now += 3.0
+
+
 def test_healthy_updates_go_to_the_backend(store: ResilientStore, flaky: FlakyStore) -> None:
     assert [store.update(["n"], bump) for _ in range(3)] == [1, 2, 3]
     assert flaky.asked == 3
@@ -296,20 +331,9 @@ def test_degraded_budgets_are_this_managers_share(flaky: FlakyStore, ticker: Tic
 
 def test_rows_too_small_to_split_are_taken_in_turns(ticker: Ticker) -> None:
     """1 per 5 s cannot be halved: two managers cut off send in turns, a window apart."""
-    inner = MemoryStore()
-    managers = [
-        Coordinator(ResilientStore(FlakyStore(inner), monotonic=ticker), namespace="gw")
-        for _ in range(2)
-    ]
-    gateway = Budget("gateway", capacity=10, window=1.0)
-    for now in (99.90, 99.95, 99.99):  # each sees the other sending
-        for manager in managers:
-            grant = manager.take_slot([gateway], now)
-            assert isinstance(grant, Grant)
-            manager.finish_slot(grant, now)
+    managers = acquainted(ticker, 100.0)
     for manager in managers:
-        flaky = manager.store.backend  # type: ignore[attr-defined]
-        flaky.down = True
+        cut_off(manager)
         manager.session()
     orders = Budget("orders", capacity=1, window=5.0)
     sent: list[tuple[float, int]] = []
@@ -327,6 +351,72 @@ def test_rows_too_small_to_split_are_taken_in_turns(ticker: Ticker) -> None:
     for (earlier, _first), (later, _second) in itertools.pairwise(sent):
         assert later - earlier >= 5.0  # a whole window apart, whoever sent
     assert len(sent) >= 8  # one per 20 s each: a quarter each, half of the row in all
+
+
+def test_the_request_that_finds_the_store_gone_keeps_to_the_share_and_the_turns(
+    ticker: Ticker,
+) -> None:
+    """No update before it noticed the outage: the slot that meets the dead store is
+    already alone, so it waits for this manager's turn and gets half the gateway row."""
+    _first, later = acquainted(ticker, 99.0)
+    gateway = Budget("gateway", capacity=10, window=1.0)
+    tickle = Budget("tickle", capacity=1, window=1.0)
+    cut_off(later)
+    # 100.0 is in the first-ranked manager's turn (windows 0-1 of every 4 s), not the other's.
+    turn = later.take_slot([gateway, tickle], 100.0)
+    assert isinstance(turn, Wait)
+    assert turn.reason == "tickle (turns while degraded)"
+    granted = [later.take_slot([gateway], 100.0) for _ in range(6)]
+    assert [type(result).__name__ for result in granted] == ["Grant"] * 5 + ["Wait"]
+
+
+def test_a_row_too_small_to_split_waits_a_window_after_going_alone(ticker: Ticker) -> None:
+    """The other manager took the one tickle place just before the store went, in an
+    update this one never read: even in its turn, this one waits out that window."""
+    me, other = acquainted(ticker, 98.0)
+    tickle = Budget("tickle", capacity=1, window=1.0)
+    unseen = other.take_slot([tickle], 99.9)
+    assert isinstance(unseen, Grant)
+    cut_off(me)
+    now = 100.0  # in my turn (windows 0-1 of every 4 s)
+    while not isinstance(me.take_slot([tickle], now), Grant):
+        now += 0.125
+    assert now >= 99.9 + 1.0
+
+
+def test_an_outage_starts_from_the_last_commit_whatever_order_threads_return_in(
+    flaky: FlakyStore, ticker: Ticker
+) -> None:
+    """A thread held up between its commit and remembering it must not overwrite the
+    memory of a later commit: that request would be unknown to the outage's windows."""
+    import threading
+
+    me = coordinator_over(flaky, ticker)
+    gateway = Budget("gateway", capacity=2, window=10.0)
+    committed, go_on = threading.Event(), threading.Event()
+    plain = flaky.update
+
+    def held_after_commit(keys: Sequence[str], change: Callable[[dict[str, Any]], T]) -> T:
+        flaky.update = plain  # type: ignore[method-assign]
+        result = plain(keys, change)
+        committed.set()
+        go_on.wait(10)
+        return result
+
+    flaky.update = held_after_commit  # type: ignore[method-assign]
+    held = threading.Thread(target=me.take_slot, args=([gateway], 100.0))
+    held.start()
+    assert committed.wait(10)
+    other = threading.Thread(target=me.take_slot, args=([gateway], 100.1))
+    other.start()
+    other.join(0.2)
+    go_on.set()
+    held.join(10)
+    other.join(10)
+    flaky.down = True
+    wait = me.take_slot([gateway], 100.2)  # alone now: both requests count, a full row
+    assert isinstance(wait, Wait)
+    assert wait.reason == "gateway"
 
 
 def test_on_rejoining_what_was_sent_alone_joins_the_shared_windows(
@@ -369,16 +459,26 @@ def test_the_request_that_finds_the_backend_back_counts_what_was_sent_alone(
     assert isinstance(before, Grant)
     me.finish_slot(before, 0.0)
     flaky.down = True
-    alone = me.take_slot([tickle], 10.0)
-    assert isinstance(alone, Grant)
-    me.finish_slot(alone, 10.0)
-    flaky.inner = MemoryStore()
-    flaky.down = False
-    ticker.now += 3.0
+    send_alone_then_restart_empty(me, tickle, 10.0, flaky, ticker)
     probe = me.take_slot([tickle], 10.5)  # reaches the backend: rejoins
     assert not me.degraded
     assert isinstance(probe, Wait)
     assert probe.seconds == pytest.approx(0.5)
+
+
+def test_a_row_first_used_alone_joins_the_shared_windows_on_rejoining(
+    flaky: FlakyStore, ticker: Ticker
+) -> None:
+    """An endpoint called for the first time during the outage has no shared value to
+    remember: its request still reaches the shared windows when the backend is back."""
+    me = coordinator_over(flaky, ticker)
+    flaky.down = True
+    scanner = Budget("scanner", capacity=1, window=60.0)
+    send_alone_then_restart_empty(me, scanner, 10.0, flaky, ticker)
+    me.session()  # the probe: rejoined
+    assert not me.degraded
+    other = Coordinator(flaky.inner, namespace="gw")
+    assert isinstance(other.take_slot([scanner], 20.0), Wait)
 
 
 def test_an_update_made_while_a_rejoin_merges_is_not_lost(
