@@ -22,6 +22,7 @@ import pytest
 from ibkr_host.cli import main
 from ibkr_host.market_time import ShiftedClock, parse_market_time
 from ibkr_sim.gateway import SimulatedGateway
+from tests.integration.host.processes import ibkr, stop_with, wait_for
 
 MARKET_TIME = "2026-06-15 10:30"
 """Monday morning, New York: market open, hours away from the nightly reset."""
@@ -143,21 +144,12 @@ def test_sim_can_serve_market_hours_at_any_hour() -> None:
 def test_run_stops_cleanly_on_ctrl_c_after_the_current_tick(
     live_sim: SimulatedGateway, examples: Path, tmp_path: Path
 ) -> None:
-    command = [
-        sys.executable, "-m", "ibkr_host", "run", str(examples / "nlv_summary.py"),
-        "--gateway", live_sim.url, "--interval", "3600",
-        "--state-file", str(tmp_path / "nlv.json"), *AT,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(  # noqa: S603 (our interpreter, fixed argv)
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as process:
-        assert process.stderr is not None
-        for line in process.stderr:  # wait for the first tick's NLV line
-            if "NLV $" in line:
-                break
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+    with ibkr(
+        "run", str(examples / "nlv_summary.py"), "--gateway", live_sim.url,
+        "--interval", "3600", "--state-file", str(tmp_path / "nlv.json"), *AT,
+    ) as process:  # fmt: skip
+        wait_for(process, "NLV $")  # the first tick has run
+        _took, out, err = stop_with(process, signal.SIGINT)
     assert process.returncode == 0
     assert "stopping after the current tick" in err
     assert "nlv_summary.py: 1 ticks: 1 ok, 0 failed" in out
