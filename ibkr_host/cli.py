@@ -642,7 +642,11 @@ def _graceful_stop(
     Python runs signal handlers on the main thread only, and a signal the kernel hands to
     another thread (the keep-alive's) does not interrupt a ``time.sleep`` of the main
     one; so a watcher thread reads the signal wake-up fd and pokes the main thread with
-    a signal of its own, which does interrupt it.
+    a signal of its own, which does interrupt it. The watcher also does the stopping
+    (the message, ``stop.set()``): a handler runs between any two bytecodes of the main
+    thread, which may hold ``stop``'s own lock (inside ``stop.wait``) or be writing to
+    stderr; setting ``stop`` or printing there could deadlock or fail. The handler only
+    arms the second signal.
     """
     if threading.current_thread() is not threading.main_thread() or _POKE is None:
         yield
@@ -663,18 +667,24 @@ def _graceful_stop(
             signal.pthread_kill(main_thread, _ABANDON)
 
     def first(signum: int, frame: FrameType | None) -> None:
-        print(f"\n{message}", file=sys.stderr, flush=True)
-        stop.set()
         for each in STOP_SIGNALS:
             signal.signal(each, again)
+
+    def begin_stopping() -> None:
+        print(f"\n{message}", file=sys.stderr, flush=True)
+        stop.set()
         if abandon():
             timer = threading.Timer(ABANDON_AFTER, later)
             timer.daemon = True
             timer.start()
 
     def watch(reader: socket.socket) -> None:
+        stopping = False
         while data := reader.recv(64):
             if stop_numbers.intersection(data):
+                if not stopping:
+                    stopping = True
+                    begin_stopping()
                 signal.pthread_kill(main_thread, _POKE)
 
     previous: dict[int, Any] = {each: signal.signal(each, first) for each in STOP_SIGNALS}
