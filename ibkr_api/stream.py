@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from ibkr_session.manager import SessionManager
 
 __all__ = [
+    "DEFAULT_HEARTBEAT_TIMEOUT",
     "DEFAULT_STREAM_FIELDS",
     "LiveQuote",
     "OrderEvent",
@@ -265,6 +266,11 @@ class _Queue:
 # -- the stream -------------------------------------------------------------------------------
 
 
+DEFAULT_HEARTBEAT_TIMEOUT = 20.0
+"""Seconds of silence (the gateway's ``hb`` comes about every 10 s) before a socket is
+given up for dead."""
+
+
 class Stream:
     """Streaming data of one ``IbkrClient`` (see the module docstring).
 
@@ -288,7 +294,7 @@ class Stream:
         *,
         connector: Connector | None = None,
         max_pending: int = 10_000,
-        heartbeat_timeout: float = 20.0,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
         tic_interval: float = 50.0,
         renew_after: float = 600.0,
         orders_renew_after: float = 3600.0,

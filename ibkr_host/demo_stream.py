@@ -31,7 +31,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ibkr_api.stream import OrderEvent, QuoteEvent, Stream, StreamEvent, StreamGap, TradeEvent
+from ibkr_api.stream import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    OrderEvent,
+    QuoteEvent,
+    Stream,
+    StreamEvent,
+    StreamGap,
+    TradeEvent,
+)
 from ibkr_host.timeline import Timeline, format_duration
 from ibkr_session.logs import get_logger
 from ibkr_session.manager import SessionManager
@@ -42,8 +50,8 @@ __all__ = ["STEP", "STREAM_OPTIONS", "StreamFills", "StreamWatch"]
 
 log = get_logger(__name__)
 
-HEARTBEAT_TIMEOUT = 20.0
-"""The stream's heartbeat deadline (the library's default), on the session clock."""
+HEARTBEAT_TIMEOUT = DEFAULT_HEARTBEAT_TIMEOUT
+"""The stream's heartbeat deadline (the library's), on the session clock."""
 STEP = 30.0
 """Virtual seconds the clock moves between two looks at the stream: longer than
 ``HEARTBEAT_TIMEOUT``, short enough for a ``tic`` a minute and ``smd`` renewals well
