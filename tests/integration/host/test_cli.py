@@ -8,11 +8,8 @@ so the suite behaves the same at 01:00 New York (inside the nightly window) as a
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,14 +111,11 @@ def test_bad_command_lines_exit_2(argv: list[str]) -> None:
 
 
 def test_sim_serves_until_ctrl_c() -> None:
-    command = [sys.executable, "-m", "ibkr_host", "sim", "--port", "0"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603 (our interpreter, fixed argv)
+    with ibkr("sim", "--port", "0") as process:
         assert process.stdout is not None
         url_line = process.stdout.readline()
         fingerprint_line = process.stdout.readline()
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=20)
+        _took, rest, _err = stop_with(process, signal.SIGINT)
     assert url_line.startswith("Simulated IBKR gateway at https://127.0.0.1:")
     assert fingerprint_line.startswith("certificate sha256:")
     assert process.returncode == 0
@@ -129,14 +123,10 @@ def test_sim_serves_until_ctrl_c() -> None:
 
 
 def test_sim_can_serve_market_hours_at_any_hour() -> None:
-    command = [sys.executable, "-m", "ibkr_host", "sim", "--port", "0"]
-    command += ["--market-time", "2026-06-15 10:30"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603 (our interpreter, fixed argv)
+    with ibkr("sim", "--port", "0", "--market-time", "2026-06-15 10:30") as process:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(3)]
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=20)
+        stop_with(process, signal.SIGINT)
     assert lines[2].startswith("simulated time Mon 2026-06-15 10:30 EDT")
     assert process.returncode == 0
 

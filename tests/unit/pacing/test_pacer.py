@@ -341,10 +341,11 @@ def test_only_waiters_of_a_store_shared_between_processes_defer() -> None:
     slept = {}
     for shared in (False, True):
         clock = ManualClock(dt.datetime(2026, 6, 15, 14, 0, tzinfo=dt.UTC))
-        coordinator = (
-            ProcessesCoordinator(clock) if shared else Coordinator(MemoryStore(), namespace="gw")
-        )
-        coordinator.use_clock(lambda clock=clock: clock.now().timestamp())
+        if shared:
+            coordinator = ProcessesCoordinator(clock)
+        else:
+            coordinator = Coordinator(MemoryStore(), namespace="gw")
+            coordinator.use_clock(lambda clock=clock: clock.now().timestamp())
         pacer = Pacer(clock, coordinator, rows={"orders": row}, safety=1.0, max_wait=30.0)
         with pacer.slot("GET", "/iserver/account/orders"):
             pass
