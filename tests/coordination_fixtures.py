@@ -9,13 +9,14 @@ and stops it; a missing ``redis-server`` fails the tests that need it with a cle
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,13 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _without_clock_fakes(environment: Mapping[str, str]) -> dict[str, str]:
+    """Redis is the machine's, not the code under test: a suite run at another hour
+    (``.ci/at-time``, libfaketime) moves only our processes' clocks. A redis-server under
+    libfaketime 0.9.10 stops answering; its TTLs are relative, so its own clock is fine."""
+    return {name: value for name, value in environment.items() if name != "LD_PRELOAD"}
 
 
 class RedisServer:
@@ -76,6 +84,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=_without_clock_fakes(os.environ),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
